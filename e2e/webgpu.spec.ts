@@ -1,0 +1,33 @@
+// The WebGPU execution provider (SwiftShader in headless Chromium: fp32, no shader-f16)
+// must produce the same image as wasm, up to float rounding.
+import { expect, test } from '@playwright/test';
+import { addSubject, configure, galleryPixels, generate, openApp, pixelDiff } from './support/app';
+import { fixture } from './support/files';
+
+// Stated tolerance, in 8-bit levels: GPU and CPU kernels sum in different orders, so the
+// last bits of fp32 differ; after a few denoising steps and the VAE that is at most a few
+// levels on a handful of pixels and well under one level on average.
+const MAX_LEVELS = 12;
+const MEAN_LEVELS = 0.5;
+
+test('WebGPU generates the same image as wasm within tolerance', async ({ page }) => {
+  test.setTimeout(900_000);
+  await openApp(page, 'webgpu');
+  await expect(page.getByTestId('backend-badge')).toHaveText('WebGPU fp32');
+  await addSubject(page, fixture('cutout.png'));
+  const settings = { prompt: 'a blue tile on a wooden table', steps: 3, seed: 2024 };
+  await configure(page, settings);
+  await generate(page, 600_000);
+  const gpu = await galleryPixels(page, 0);
+
+  // Same profile, so the subject (cache built on WebGPU) is reused on wasm.
+  await openApp(page, 'wasm');
+  await configure(page, settings);
+  await generate(page);
+  const cpu = await galleryPixels(page, 0);
+
+  const { max, mean } = pixelDiff(gpu, cpu);
+  console.log(`WebGPU vs wasm: max |Δ| = ${max} levels, mean |Δ| = ${mean.toFixed(4)} levels`);
+  expect(max).toBeLessThanOrEqual(MAX_LEVELS);
+  expect(mean).toBeLessThanOrEqual(MEAN_LEVELS);
+});

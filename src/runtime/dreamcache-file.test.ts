@@ -1,0 +1,197 @@
+import { describe, expect, it } from 'vitest';
+import type { SubjectCache } from './engine-types';
+import { CacheFileError, type CacheFileErrorReason } from './errors';
+import { roundToHalfInPlace } from './float16';
+import { sha256 } from './hash';
+import { gaussianNoise } from './rng';
+import { decodeDreamcache, encodeDreamcache, DREAMCACHE_MAGIC } from './dreamcache-file';
+
+const FP = 'a'.repeat(64);
+const OTHER_FP = 'b'.repeat(64);
+const LAYERS = [
+  { name: 'mid', channels: 8, height: 2, width: 2 },
+  { name: 'dec1', channels: 4, height: 4, width: 4 },
+];
+const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3, 4, 5]);
+
+function makeCache(references = 1, half = true): SubjectCache {
+  return {
+    packName: 'dev-tiny',
+    fingerprint: FP,
+    references,
+    layers: LAYERS.map((l, i) => {
+      const n = references * l.height * l.width;
+      const data = gaussianNoise(100 + i, n * l.channels);
+      return { name: l.name, shape: [1, n, l.channels] as [number, number, number], data: half ? roundToHalfInPlace(data) : data };
+    }),
+  };
+}
+
+const opts = { expectedFingerprint: FP, expectedLayers: LAYERS };
+
+async function reasonOf(bytes: Uint8Array, o: Parameters<typeof decodeDreamcache>[1] = opts): Promise<CacheFileErrorReason> {
+  try {
+    await decodeDreamcache(bytes, o);
+  } catch (e) {
+    expect(e).toBeInstanceOf(CacheFileError);
+    expect((e as Error).message).toContain((e as CacheFileError).reason);
+    return (e as CacheFileError).reason;
+  }
+  throw new Error('decode accepted a bad file');
+}
+
+/** Rewrites the header JSON (and the checksum) to test header-level checks past the checksum. */
+async function withHeader(bytes: Uint8Array, edit: (h: Record<string, any>) => void, fixChecksum = true): Promise<Uint8Array> {
+  const view = new DataView(bytes.buffer, bytes.byteOffset);
+  const hl = view.getUint32(12, true);
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(16, 16 + hl)));
+  edit(header);
+  const hb = new TextEncoder().encode(JSON.stringify(header));
+  const rest = bytes.subarray(16 + hl, bytes.length - 32);
+  const out = new Uint8Array(16 + hb.length + rest.length + 32);
+  out.set(bytes.subarray(0, 16));
+  new DataView(out.buffer).setUint32(12, hb.length, true);
+  out.set(hb, 16);
+  out.set(rest, 16 + hb.length);
+  const body = out.subarray(0, out.length - 32);
+  out.set(fixChecksum ? await sha256(body) : bytes.subarray(bytes.length - 32), out.length - 32);
+  return out;
+}
+
+describe('.dreamcache codec', () => {
+  it('round-trips float16 caches bit-exactly (values already half-representable)', async () => {
+    const cache = makeCache(2);
+    const bytes = await encodeDreamcache({ cache, name: 'Corgi', thumbnailPng: PNG, createdAt: new Date('2026-01-02T03:04:05Z') });
+    expect([...bytes.subarray(0, 8)]).toEqual([...DREAMCACHE_MAGIC]);
+    const out = await decodeDreamcache(bytes, opts);
+    expect(out.name).toBe('Corgi');
+    expect(out.createdAt).toBe('2026-01-02T03:04:05.000Z');
+    expect(out.dtype).toBe('float16');
+    expect(out.thumbnailPng).toEqual(PNG);
+    expect(out.cache.references).toBe(2);
+    expect(out.cache.packName).toBe('dev-tiny');
+    expect(out.cache.fingerprint).toBe(FP);
+    out.cache.layers.forEach((l, i) => {
+      expect(l.name).toBe(cache.layers[i].name);
+      expect(l.shape).toEqual(cache.layers[i].shape);
+      expect(new Uint32Array(l.data.buffer)).toEqual(new Uint32Array(cache.layers[i].data.buffer));
+    });
+    // re-encoding the decoded cache gives the same bytes
+    const again = await encodeDreamcache({ cache: out.cache, name: out.name, thumbnailPng: out.thumbnailPng, createdAt: new Date(out.createdAt) });
+    expect(again).toEqual(bytes);
+  });
+
+  it('round-trips arbitrary float32 caches bit-exactly with dtype float32', async () => {
+    const cache = makeCache(1, false);
+    const out = await decodeDreamcache(await encodeDreamcache({ cache, name: 'x', dtype: 'float32' }), opts);
+    expect(out.thumbnailPng).toBeNull();
+    out.cache.layers.forEach((l, i) => expect(new Uint32Array(l.data.buffer)).toEqual(new Uint32Array(cache.layers[i].data.buffer)));
+  });
+
+  it('refuses an oversized file before reading it', async () => {
+    const bytes = await encodeDreamcache({ cache: makeCache(), name: 'x' });
+    expect(await reasonOf(bytes, { ...opts, maxBytes: bytes.length - 1 })).toBe('oversized');
+  });
+
+  it('refuses truncated files at every cut', async () => {
+    const bytes = await encodeDreamcache({ cache: makeCache(), name: 'x', thumbnailPng: PNG });
+    for (const cut of [0, 3, 8, 15, 20, 100, bytes.length - 40, bytes.length - 1]) {
+      const r = await reasonOf(bytes.slice(0, cut));
+      expect(['truncated', 'malformed_header']).toContain(r);
+      if (cut >= 16 + 1 && cut > 100) expect(r).toBe('truncated');
+    }
+    expect(await reasonOf(bytes.slice(0, 3))).toBe('truncated');
+    expect(await reasonOf(bytes.slice(0, bytes.length - 1))).toBe('truncated');
+  });
+
+  it('refuses trailing bytes', async () => {
+    const bytes = await encodeDreamcache({ cache: makeCache(), name: 'x' });
+    const longer = new Uint8Array(bytes.length + 4);
+    longer.set(bytes);
+    expect(await reasonOf(longer)).toBe('size_mismatch');
+  });
+
+  it('refuses bad magic bytes', async () => {
+    const bytes = await encodeDreamcache({ cache: makeCache(), name: 'x' });
+    const b = bytes.slice();
+    b[1] = 0x45;
+    expect(await reasonOf(b)).toBe('bad_magic');
+    expect(await reasonOf(new TextEncoder().encode('{"not":"a cache"}'))).toBe('bad_magic');
+    expect(await reasonOf(new Uint8Array([1, 2]))).toBe('bad_magic');
+  });
+
+  it('refuses an unsupported version', async () => {
+    const b = (await encodeDreamcache({ cache: makeCache(), name: 'x' })).slice();
+    new DataView(b.buffer).setUint32(8, 2, true);
+    expect(await reasonOf(b)).toBe('unsupported_version');
+  });
+
+  it('refuses tampered tensors, thumbnail, header and checksum', async () => {
+    const bytes = await encodeDreamcache({ cache: makeCache(), name: 'x', thumbnailPng: PNG });
+    const hl = new DataView(bytes.buffer).getUint32(12, true);
+    for (const pos of [16 + hl + 5, bytes.length - 32 - 3, bytes.length - 1, bytes.length - 32]) {
+      const b = bytes.slice();
+      b[pos] ^= 0x01;
+      expect(await reasonOf(b)).toBe('checksum');
+    }
+    // a header edit that still parses and keeps the sizes is caught by the checksum too
+    expect(await reasonOf(await withHeader(bytes, (h) => (h.subject.name = 'y'), false))).toBe('checksum');
+  });
+
+  it('refuses malformed headers', async () => {
+    const bytes = await encodeDreamcache({ cache: makeCache(), name: 'x' });
+    const cases: ((h: Record<string, any>) => void)[] = [
+      (h) => (h.format = 'other'),
+      (h) => delete h.pack,
+      (h) => (h.pack.fingerprint = 'xyz'),
+      (h) => (h.dtype = 'int8'),
+      (h) => (h.layers = []),
+      (h) => (h.layers[0].shape = [2, 4, 8]),
+      (h) => (h.layers[0].shape = [1, -4, 8]),
+      (h) => (h.layers[1].name = 'mid'),
+      (h) => (h.layers[0].name = 'encoder0'),
+      (h) => (h.references = 0),
+      (h) => (h.createdAt = 'yesterday'),
+      (h) => (h.thumbnail = { bytes: -1, mimeType: 'image/png' }),
+      (h) => (h.subject.name = 'n'.repeat(201)),
+    ];
+    for (const edit of cases) expect(await reasonOf(await withHeader(bytes, edit))).toBe('malformed_header');
+    const b = bytes.slice();
+    b[16] = 0x7b + 1; // header no longer JSON
+    expect(await reasonOf(b)).toBe('malformed_header');
+    const zero = bytes.slice();
+    new DataView(zero.buffer).setUint32(12, 0, true);
+    expect(await reasonOf(zero)).toBe('malformed_header');
+  });
+
+  it('refuses a thumbnail that is not a PNG', async () => {
+    const bytes = await encodeDreamcache({ cache: makeCache(), name: 'x', thumbnailPng: new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]) });
+    expect(await reasonOf(bytes)).toBe('malformed_header');
+  });
+
+  it('refuses a cache from another pack', async () => {
+    const bytes = await encodeDreamcache({ cache: makeCache(), name: 'x' });
+    expect(await reasonOf(bytes, { ...opts, expectedFingerprint: OTHER_FP })).toBe('other_pack');
+  });
+
+  it('refuses declared shapes that do not fit the pack layers', async () => {
+    const bytes = await encodeDreamcache({ cache: makeCache(), name: 'x' });
+    expect(await reasonOf(bytes, { ...opts, expectedLayers: [LAYERS[0]] })).toBe('layer_mismatch');
+    expect(await reasonOf(bytes, { ...opts, expectedLayers: [LAYERS[0], { ...LAYERS[1], channels: 5 }] })).toBe('layer_mismatch');
+    expect(await reasonOf(bytes, { ...opts, expectedLayers: [LAYERS[0], { ...LAYERS[1], name: 'dec3' }] })).toBe('layer_mismatch');
+    // a header claiming 2 references while the tensors hold 1
+    const wrongRefs = await withHeader(bytes, (h) => (h.references = 2));
+    expect(await reasonOf(wrongRefs)).toBe('layer_mismatch');
+  });
+
+  it('refuses non-finite values', async () => {
+    const cache = makeCache();
+    cache.layers[0].data[3] = NaN;
+    expect(await reasonOf(await encodeDreamcache({ cache, name: 'x' }))).toBe('bad_values');
+  });
+
+  it('will not write a header it would refuse', async () => {
+    const cache = makeCache();
+    await expect(encodeDreamcache({ cache: { ...cache, fingerprint: 'nope' }, name: 'x' })).rejects.toBeInstanceOf(CacheFileError);
+  });
+});

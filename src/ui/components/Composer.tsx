@@ -1,0 +1,171 @@
+import { useApp } from '../store';
+import { MAX_SEED } from '../config';
+import type { GuidanceMode, SchedulerName } from '../../runtime/engine-types';
+
+const SCHEDULERS: { value: SchedulerName; label: string }[] = [
+  { value: 'dpmpp2m', label: 'DPM-Solver++ 2M' },
+  { value: 'ddim', label: 'DDIM' },
+];
+const GUIDANCE: { value: GuidanceMode; label: string; hint: string }[] = [
+  { value: 'combined', label: 'Combined (3 passes)', hint: 'Separate text and image scales' },
+  { value: 'joint', label: 'Joint (2 passes)', hint: 'Faster; one scale for text and subject' },
+];
+
+export function Composer() {
+  const prompt = useApp((s) => s.prompt);
+  const settings = useApp((s) => s.settings);
+  const ready = useApp((s) => s.phase === 'ready');
+  const job = useApp((s) => s.job);
+  const subject = useApp((s) => s.subjects.find((x) => x.id === s.selectedSubjectId) ?? null);
+  const { setPrompt, updateSettings, randomizeSeed, resetGuidanceDefaults, generate, cancel, persistSettings } = useApp.getState();
+  const generating = job?.kind === 'generate';
+  const canGenerate = ready && job === null;
+
+  return (
+    <section className="composer" aria-label="Prompt and settings">
+      <div className="prompt-row">
+        <div className="prompt-box">
+          {subject && (
+            <span className="subject-chip" data-testid="active-subject">
+              <img src={subject.thumbnailUrl} alt="" />
+              {subject.name}
+            </span>
+          )}
+          <textarea
+            value={prompt}
+            onChange={(e) => setPrompt(e.target.value)}
+            onBlur={() => void persistSettings()}
+            onKeyDown={(e) => {
+              if (e.key === 'Enter' && (e.ctrlKey || e.metaKey) && canGenerate) void generate();
+            }}
+            placeholder={subject ? `Describe a scene for ${subject.name}, e.g. “on a beach at sunset”` : 'Describe an image…'}
+            rows={2}
+            aria-label="Prompt"
+            data-testid="prompt"
+          />
+        </div>
+        {generating ? (
+          <button className="btn btn-danger btn-big" onClick={cancel} disabled={job.cancelling} data-testid="cancel">
+            {job.cancelling ? 'Cancelling…' : 'Cancel'}
+          </button>
+        ) : (
+          <button
+            className="btn btn-primary btn-big"
+            onClick={() => void generate()}
+            disabled={!canGenerate}
+            title="Generate (Ctrl+Enter)"
+            data-testid="generate"
+          >
+            Generate
+          </button>
+        )}
+      </div>
+      <div className="controls">
+        <label className="control">
+          <span className="control-label">
+            Steps <output>{settings.steps}</output>
+          </span>
+          <input
+            type="range"
+            min={1}
+            max={100}
+            value={settings.steps}
+            onChange={(e) => updateSettings({ steps: Number(e.target.value) })}
+            data-testid="steps"
+          />
+        </label>
+        <div className="control">
+          <span className="control-label">Seed</span>
+          <div className="seed-row">
+            <input
+              type="number"
+              min={0}
+              max={MAX_SEED}
+              value={settings.seed}
+              onChange={(e) => {
+                const seed = Math.trunc(Number(e.target.value));
+                if (Number.isFinite(seed) && seed >= 0 && seed <= MAX_SEED) updateSettings({ seed, randomizeSeed: false });
+              }}
+              aria-label="Seed"
+              data-testid="seed"
+            />
+            <button className="icon-btn" onClick={randomizeSeed} title="New random seed" aria-label="New random seed" data-testid="dice">
+              ⚄
+            </button>
+          </div>
+          <label className="check">
+            <input
+              type="checkbox"
+              checked={settings.randomizeSeed}
+              onChange={(e) => updateSettings({ randomizeSeed: e.target.checked })}
+              data-testid="randomize-seed"
+            />
+            new seed each time
+          </label>
+        </div>
+        <label className="control">
+          <span className="control-label">
+            Text scale <output>{settings.textScale.toFixed(1)}</output>
+          </span>
+          <input
+            type="range"
+            min={0}
+            max={20}
+            step={0.5}
+            value={settings.textScale}
+            onChange={(e) => updateSettings({ textScale: Number(e.target.value) })}
+            data-testid="text-scale"
+          />
+        </label>
+        <label className={`control ${subject ? '' : 'is-disabled'}`}>
+          <span className="control-label">
+            Image scale <output>{settings.imageScale.toFixed(1)}</output>
+          </span>
+          <input
+            type="range"
+            min={0}
+            max={10}
+            step={0.1}
+            value={settings.imageScale}
+            disabled={!subject}
+            onChange={(e) => updateSettings({ imageScale: Number(e.target.value) })}
+            data-testid="image-scale"
+          />
+        </label>
+        <label className="control">
+          <span className="control-label">Scheduler</span>
+          <select
+            value={settings.scheduler}
+            onChange={(e) => updateSettings({ scheduler: e.target.value as SchedulerName })}
+            data-testid="scheduler"
+          >
+            {SCHEDULERS.map((s) => (
+              <option key={s.value} value={s.value}>
+                {s.label}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label className={`control ${subject ? '' : 'is-disabled'}`}>
+          <span className="control-label">Guidance</span>
+          <select
+            value={settings.guidance}
+            disabled={!subject}
+            onChange={(e) => updateSettings({ guidance: e.target.value as GuidanceMode })}
+            title={GUIDANCE.find((g) => g.value === settings.guidance)?.hint}
+            data-testid="guidance"
+          >
+            {GUIDANCE.map((g) => (
+              <option key={g.value} value={g.value}>
+                {g.label}
+              </option>
+            ))}
+          </select>
+        </label>
+        <button className="link-btn" onClick={resetGuidanceDefaults} disabled={!ready} title="Text and image scale from the model pack">
+          Reset scales
+        </button>
+      </div>
+    </section>
+  );
+}

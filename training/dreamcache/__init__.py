@@ -1,0 +1,1 @@
+"""DreamCache training, export and evaluation code."""

@@ -1,0 +1,194 @@
+"""Write a complete model pack (docs/model-pack.md) from in-memory models.
+
+    python3 -m dreamcache.export --preset dev-tiny --random --tokenizer data/tokenizer.json --out ../public/models/dev-tiny
+    python3 -m dreamcache.export --checkpoint ckpt/ --out ../public/models/tiny-emoji
+"""
+import argparse
+import json
+import os
+import shutil
+from typing import Dict, List, Optional
+
+import torch
+from torch import nn
+
+from . import pack_check
+from .models import AutoencoderKL, CLIPTextModel, PackConfig, Segmenter, UNet
+from .models.config import PRESETS
+from .models.vae import ScaledDecoder, ScaledEncoder
+from .onnx_export import export_graph, store_weights_fp16
+
+
+class UNetGraph(nn.Module):
+    """Positional wrapper fixing the graph's input/output order to the contract."""
+
+    def __init__(self, unet: UNet, layers: List[str]):
+        super().__init__()
+        self.unet = unet
+        self.layers = layers
+
+    def forward(self, sample, timestep, encoder_hidden_states, adapter_gate, *caches):
+        cache = {n: c for n, c in zip(self.layers, caches)}
+        out, feats = self.unet(sample, timestep, encoder_hidden_states, adapter_gate, cache, return_features=True)
+        return (out,) + tuple(feats[n] for n in self.layers)
+
+
+class SegmenterGraph(nn.Module):
+    def __init__(self, seg: Segmenter):
+        super().__init__()
+        self.seg = seg
+
+    def forward(self, image):
+        return self.seg(image)
+
+
+def export_unet(unet: UNet, cfg: PackConfig, path: str, tokens: int) -> List[dict]:
+    latent = cfg.vae.sample_size // cfg.vae.downsample
+    layers = unet.cache_layers(latent)
+    names = [l["name"] for l in layers]
+    b = 2
+    args = (
+        torch.randn(b, cfg.unet.in_channels, latent, latent),
+        torch.tensor([10.0, 500.0]),
+        torch.randn(b, tokens, cfg.text_encoder.hidden_size),
+        torch.tensor([0.0, 1.0]),
+    ) + tuple(torch.randn(1, l["height"] * l["width"], l["channels"]) for l in layers)
+    inputs = ["sample", "timestep", "encoder_hidden_states", "adapter_gate"] + [f"cache_{n}" for n in names]
+    outputs = ["noise_pred"] + [f"features_{n}" for n in names]
+    dyn = {k: {0: "batch"} for k in ["sample", "timestep", "encoder_hidden_states", "adapter_gate", "noise_pred"]}
+    for n in names:
+        dyn[f"cache_{n}"] = {1: f"n_{n}"}
+        dyn[f"features_{n}"] = {0: "batch"}
+    export_graph(UNetGraph(unet, names), args, path, inputs, outputs, dyn)
+    return layers
+
+
+def export_pack(out_dir: str, cfg: PackConfig, unet: UNet, vae: AutoencoderKL, text_encoder: CLIPTextModel,
+                segmenter: Segmenter, tokenizer_json: str, meta: Dict, fp16_storage: bool = False,
+                scheduler: Optional[Dict] = None) -> Dict:
+    """Writes every graph, tokenizer.json and manifest.json; returns the manifest."""
+    os.makedirs(out_dir, exist_ok=True)
+    for f in os.listdir(out_dir):
+        os.remove(os.path.join(out_dir, f))
+    tok = json.load(open(tokenizer_json))
+    tokmeta = tokenizer_meta(tok)
+    shutil.copyfile(tokenizer_json, os.path.join(out_dir, "tokenizer.json"))
+    for m in (unet, vae, text_encoder, segmenter):
+        m.float().eval()
+    size, max_len = cfg.vae.sample_size, 77
+    p = lambda n: os.path.join(out_dir, n)
+    export_graph(text_encoder, (torch.zeros(1, max_len, dtype=torch.long),), p("text_encoder.onnx"),
+                 ["input_ids"], ["last_hidden_state"], {"input_ids": {0: "batch"}, "last_hidden_state": {0: "batch"}})
+    export_graph(ScaledEncoder(vae), (torch.randn(1, 3, size, size),), p("vae_encoder.onnx"),
+                 ["image"], ["latent"], {"image": {0: "batch"}, "latent": {0: "batch"}})
+    lat = size // cfg.vae.downsample
+    export_graph(ScaledDecoder(vae), (torch.randn(1, cfg.vae.latent_channels, lat, lat),), p("vae_decoder.onnx"),
+                 ["latent"], ["image"], {"latent": {0: "batch"}, "image": {0: "batch"}})
+    rs = cfg.segmenter.input_size
+    export_graph(SegmenterGraph(segmenter), (torch.rand(1, 3, rs, rs),), p("segmenter.onnx"),
+                 ["image"], ["mask"], {})
+    layers = export_unet(unet, cfg, p("unet.onnx"), max_len)
+    graphs = {k: {"fp32": f"{k}.onnx"} for k in ["text_encoder", "vae_encoder", "vae_decoder", "unet", "segmenter"]}
+    if fp16_storage:
+        for g in graphs.values():
+            store_weights_fp16(p(g["fp32"]))
+    n_adapter = sum(x.numel() for x in unet.adapter_parameters())
+    manifest = {
+        "format": "dreamcache-pack",
+        "formatVersion": 1,
+        "name": meta["name"],
+        "version": meta.get("version", "0.1.0"),
+        "description": meta.get("description", ""),
+        "license": meta.get("license", "MIT"),
+        "trained": bool(meta.get("trained", False)),
+        "image": {"size": size},
+        "latent": {"channels": cfg.vae.latent_channels, "downsample": cfg.vae.downsample,
+                   "scalingFactor": cfg.vae.scaling_factor},
+        "scheduler": scheduler or {"numTrainTimesteps": 1000, "betaSchedule": "scaled_linear",
+                                   "betaStart": 0.00085, "betaEnd": 0.012, "predictionType": "epsilon"},
+        "tokenizer": dict(file="tokenizer.json", maxLength=max_len, **tokmeta),
+        "textEncoder": {"hiddenSize": cfg.text_encoder.hidden_size},
+        "unet": {"parameters": sum(x.numel() for x in unet.parameters()) - n_adapter,
+                 "adapterParameters": n_adapter, "config": cfg.unet.to_dict()},
+        "cache": {"timestep": 1, "layers": layers},
+        "guidance": {"textScale": meta.get("textScale", 7.5), "imageScale": meta.get("imageScale", 1.0)},
+        "segmenter": {"inputSize": rs},
+        "weightStorage": "float16" if fp16_storage else "float32",
+        "graphs": graphs,
+    }
+    manifest["files"] = pack_check.file_entries(out_dir)
+    with open(p("manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=2)
+        f.write("\n")
+    return manifest
+
+
+def tokenizer_meta(tok: Dict) -> Dict:
+    """padTokenId / bosTokenId / eosTokenId read from a tokenizers JSON (added tokens + post-processor)."""
+    added = {t["content"]: t["id"] for t in tok.get("added_tokens", [])}
+    vocab = tok.get("model", {}).get("vocab", {})
+    find = lambda *names: next((added.get(n, vocab.get(n)) for n in names if n in added or n in vocab), None)
+    bos = find("<|startoftext|>", "<s>", "[CLS]")
+    eos = find("<|endoftext|>", "</s>", "[SEP]")
+    pad = find("<|pad|>", "<pad>", "[PAD]")
+    if pad is None:
+        pad = eos  # CLIP pads with its end-of-text token.
+    if bos is None or eos is None:
+        raise ValueError("tokenizer.json has no BOS/EOS token")
+    return {"padTokenId": pad, "bosTokenId": bos, "eosTokenId": eos,
+            "vocabSize": len(vocab) + sum(1 for t in tok.get("added_tokens", []) if t["content"] not in vocab)}
+
+
+def build_models(cfg: PackConfig, seed: int = 0):
+    torch.manual_seed(seed)
+    return UNet(cfg.unet), AutoencoderKL(cfg.vae), CLIPTextModel(cfg.text_encoder), Segmenter(cfg.segmenter)
+
+
+def randomize_adapters(unet: UNet, scale: float = 0.02, seed: int = 1) -> None:
+    """A random (untrained) pack should still exercise the adapter path: give adapters small
+    random weights instead of the identity initialisation."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in unet.adapter_parameters():
+            if p.dim() > 1:
+                p.add_(torch.randn(p.shape, generator=g) * scale)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--tokenizer", required=True, help="tokenizer.json to embed")
+    ap.add_argument("--preset", default="dev-tiny", choices=sorted(PRESETS))
+    ap.add_argument("--random", action="store_true", help="random weights (development pack)")
+    ap.add_argument("--checkpoint", help="folder with unet.pt, vae.pt, text_encoder.pt, segmenter.pt")
+    ap.add_argument("--name", default=None)
+    ap.add_argument("--version", default="0.1.0")
+    ap.add_argument("--description", default="")
+    ap.add_argument("--fp16-storage", action="store_true")
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args(argv)
+    tok = json.load(open(a.tokenizer))
+    cfg = PRESETS[a.preset](tokenizer_meta(tok)["vocabSize"]) if a.preset != "sd15" else PRESETS[a.preset]()
+    unet, vae, te, seg = build_models(cfg, a.seed)
+    trained = False
+    if a.checkpoint:
+        for m, f in ((unet, "unet.pt"), (vae, "vae.pt"), (te, "text_encoder.pt"), (seg, "segmenter.pt")):
+            sd = torch.load(os.path.join(a.checkpoint, f), map_location="cpu")
+            m.load_state_dict({k: v.float() for k, v in sd.items()})
+        trained = True
+    elif a.random:
+        randomize_adapters(unet)
+    else:
+        ap.error("give --checkpoint or --random")
+    meta = {"name": a.name or a.preset, "version": a.version, "trained": trained,
+            "description": a.description or ("Random weights for development: images are noise." if not trained else "")}
+    m = export_pack(a.out, cfg, unet, vae, te, seg, a.tokenizer, meta, fp16_storage=a.fp16_storage)
+    errors = pack_check.check_pack(a.out)
+    if errors:
+        raise SystemExit("pack check failed:\n" + "\n".join(errors))
+    total = sum(f["bytes"] for f in m["files"])
+    print(f"wrote {a.out}: {len(m['files'])} files, {total / 1e6:.2f} MB")
+
+
+if __name__ == "__main__":
+    main()

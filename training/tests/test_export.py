@@ -1,0 +1,122 @@
+"""Exporter + contract checker: every graph of an exported pack matches PyTorch in onnxruntime-web."""
+import json
+import os
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+
+from dreamcache import pack_check
+from dreamcache.export import build_models, export_pack, randomize_adapters
+from dreamcache.models.config import dev_tiny
+from dreamcache.models.vae import ScaledDecoder, ScaledEncoder
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+TOKENIZER = os.path.join(ROOT, "training", "data", "tokenizer.json")
+DEV_PACK = os.path.join(ROOT, "public", "models", "dev-tiny")
+
+
+def run_ort(tmp, model, inputs, outputs):
+    """Runs a graph through onnxruntime-web (wasm) in Node; returns {name: ndarray}."""
+    d = os.path.join(tmp, "io")
+    os.makedirs(d, exist_ok=True)
+    spec = {"model": model, "inputs": {}, "outputs": outputs}
+    for name, arr in inputs.items():
+        dtype = "int64" if arr.dtype == np.int64 else "float32"
+        arr.astype(np.int64 if dtype == "int64" else np.float32).tofile(os.path.join(d, name + ".bin"))
+        spec["inputs"][name] = {"file": name + ".bin", "dtype": dtype, "dims": list(arr.shape)}
+    json.dump(spec, open(os.path.join(d, "spec.json"), "w"))
+    subprocess.run(["node", os.path.join(HERE, "onnx_run.mjs"), d], check=True, cwd=ROOT, timeout=300)
+    dims = json.load(open(os.path.join(d, "outputs.json")))
+    return {n: np.fromfile(os.path.join(d, n + ".out.bin"), dtype=np.float32).reshape(dims[n]) for n in outputs}
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    tmp = str(tmp_path_factory.mktemp("pack"))
+    tok = json.load(open(TOKENIZER))
+    cfg = dev_tiny(len(tok["model"]["vocab"]) + 8)
+    unet, vae, te, seg = build_models(cfg, seed=5)
+    randomize_adapters(unet, scale=0.2)
+    meta = {"name": "parity-test", "version": "0.0.1", "trained": False}
+    manifest = export_pack(os.path.join(tmp, "pack"), cfg, unet, vae, te, seg, TOKENIZER, meta)
+    return tmp, os.path.join(tmp, "pack"), manifest, cfg, (unet, vae, te, seg)
+
+
+def max_diff(a, b):
+    return float(np.abs(np.asarray(a) - np.asarray(b)).max())
+
+
+def test_exported_pack_passes_the_contract(exported):
+    _, pack, manifest, _, _ = exported
+    assert pack_check.check_pack(pack) == []
+    assert [l["name"] for l in manifest["cache"]["layers"]] == ["mid", "dec1", "dec3", "dec5"]
+
+
+def test_unet_matches_pytorch(exported):
+    tmp, pack, manifest, cfg, (unet, _, _, _) = exported
+    g = torch.Generator().manual_seed(0)
+    b = 3
+    layers = manifest["cache"]["layers"]
+    x = torch.randn(b, 4, 16, 16, generator=g)
+    t = torch.tensor([1.0, 250.0, 981.0])
+    ctx = torch.randn(b, 77, cfg.text_encoder.hidden_size, generator=g)
+    gate = torch.tensor([0.0, 1.0, 1.0])
+    # Two references concatenated along N: the dynamic cache length is exercised too.
+    caches = {l["name"]: torch.randn(1, 2 * l["height"] * l["width"], l["channels"], generator=g) for l in layers}
+    with torch.no_grad():
+        ref, feats = unet(x, t, ctx, gate, caches, return_features=True)
+    names = [l["name"] for l in layers]
+    inputs = {"sample": x.numpy(), "timestep": t.numpy(), "encoder_hidden_states": ctx.numpy(), "adapter_gate": gate.numpy()}
+    inputs.update({f"cache_{n}": caches[n].numpy() for n in names})
+    out = run_ort(tmp, os.path.join(pack, "unet.onnx"), inputs, ["noise_pred"] + [f"features_{n}" for n in names])
+    assert max_diff(out["noise_pred"], ref) < 1e-4
+    for n in names:
+        assert max_diff(out[f"features_{n}"], feats[n]) < 1e-4
+
+
+def test_text_vae_segmenter_match_pytorch(exported):
+    tmp, pack, _, cfg, (_, vae, te, seg) = exported
+    g = torch.Generator().manual_seed(1)
+    ids = torch.randint(0, cfg.text_encoder.vocab_size, (2, 77), generator=g)
+    img = torch.rand(2, 3, 128, 128, generator=g) * 2 - 1
+    lat = torch.randn(2, 4, 16, 16, generator=g)
+    photo = torch.rand(1, 3, 128, 128, generator=g)
+    with torch.no_grad():
+        cases = [
+            ("text_encoder.onnx", {"input_ids": ids.numpy()}, "last_hidden_state", te(ids)),
+            ("vae_encoder.onnx", {"image": img.numpy()}, "latent", ScaledEncoder(vae)(img)),
+            ("vae_decoder.onnx", {"latent": lat.numpy()}, "image", ScaledDecoder(vae)(lat)),
+            ("segmenter.onnx", {"image": photo.numpy()}, "mask", seg(photo)),
+        ]
+    for f, inputs, out_name, ref in cases:
+        out = run_ort(tmp, os.path.join(pack, f), inputs, [out_name])
+        assert max_diff(out[out_name], ref) < 1e-4, f
+
+
+def test_checker_refuses_broken_packs(exported, tmp_path):
+    _, pack, manifest, _, _ = exported
+    bad = str(tmp_path / "bad")
+    shutil.copytree(pack, bad)
+    with open(os.path.join(bad, "segmenter.onnx"), "ab") as f:
+        f.write(b"x")
+    assert any("segmenter.onnx: size" in e for e in pack_check.check_pack(bad))
+    m = dict(manifest)
+    m["cache"] = {"timestep": 1, "layers": [{"name": "up3", "channels": 4, "height": 2, "width": 2}]}
+    assert any("cache layer" in e for e in pack_check.check_manifest(m))
+    m = json.loads(json.dumps(manifest))
+    del m["graphs"]["segmenter"]
+    assert "graphs.segmenter.fp32 is required" in pack_check.check_manifest(m)
+    m = json.loads(json.dumps(manifest))
+    m["files"][0]["path"] = "../escape.onnx"
+    assert any("plain name" in e for e in pack_check.check_manifest(m))
+
+
+@pytest.mark.skipif(not os.path.isdir(DEV_PACK), reason="development pack not built yet")
+def test_committed_development_pack_is_valid():
+    assert pack_check.check_pack(DEV_PACK) == []
+    m = json.load(open(os.path.join(DEV_PACK, "manifest.json")))
+    assert m["trained"] is False

@@ -1,0 +1,145 @@
+"""Model code: the DreamCache adapter contract (gate 0, features, cache concatenation) and SD 1.5 layout."""
+import copy
+
+import pytest
+import torch
+
+from dreamcache.models import UNet, is_adapter_param
+from dreamcache.models.config import dev_tiny, sd15
+from dreamcache.models.unet import reset_adapter
+
+
+def small_unet(adapters=True, seed=0):
+    cfg = dev_tiny(100).unet
+    cfg.adapters = adapters
+    torch.manual_seed(seed)
+    return UNet(cfg).eval()
+
+
+def random_inputs(unet, b=3, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    c = unet.config
+    x = torch.randn(b, 4, 16, 16, generator=g)
+    t = torch.tensor([1.0, 400.0, 999.0][:b])
+    ctx = torch.randn(b, 77, c.cross_attention_dim, generator=g)
+    caches = {l["name"]: torch.randn(1, l["height"] * l["width"], l["channels"], generator=g)
+              for l in unet.cache_layers(16)}
+    return x, t, ctx, caches
+
+
+def perturb_adapters(unet, seed=3):
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for n, p in unet.named_parameters():
+            if is_adapter_param(n):
+                p.add_(torch.randn(p.shape, generator=g) * 0.3)
+
+
+def test_gate_zero_is_exactly_the_base_model():
+    base = small_unet(adapters=False)
+    full = small_unet(adapters=True)
+    missing, unexpected = full.load_state_dict(base.state_dict(), strict=False)
+    assert not unexpected and all(is_adapter_param(k) for k in missing)
+    perturb_adapters(full)
+    x, t, ctx, caches = random_inputs(full)
+    with torch.no_grad():
+        ref = base(x, t, ctx)
+        out = full(x, t, ctx, torch.zeros(3), caches)
+        on = full(x, t, ctx, torch.ones(3), caches)
+    assert torch.equal(out, ref), "gate 0 must be bit-identical to the base U-Net"
+    assert (on - ref).abs().max() > 1e-3, "perturbed adapters at gate 1 must change the output"
+
+
+def test_gate_is_per_row():
+    full = small_unet()
+    perturb_adapters(full)
+    x, t, ctx, caches = random_inputs(full)
+    with torch.no_grad():
+        mixed = full(x, t, ctx, torch.tensor([0.0, 1.0, 1.0]), caches)
+        on = full(x, t, ctx, torch.ones(3), caches)
+        off = full(x, t, ctx, torch.zeros(3), caches)
+    assert torch.equal(mixed[0], off[0])
+    assert torch.allclose(mixed[1:], on[1:], atol=1e-5)
+
+
+def test_fresh_adapters_are_identity():
+    base = small_unet(adapters=False)
+    full = small_unet(adapters=True)
+    full.load_state_dict(base.state_dict(), strict=False)
+    x, t, ctx, caches = random_inputs(full)
+    with torch.no_grad():
+        assert torch.allclose(full(x, t, ctx, torch.ones(3), caches), base(x, t, ctx), atol=1e-5)
+
+
+def test_features_are_transformer_block_inputs():
+    unet = small_unet()
+    seen = {}
+    mods = dict(unet.named_modules())
+    hooks = []
+    for layer, name in unet.cached_modules.items():
+        blk = mods[name].transformer_blocks[0]
+        hooks.append(blk.register_forward_pre_hook(lambda m, inp, layer=layer: seen.__setitem__(layer, inp[0].clone())))
+    x, t, ctx, caches = random_inputs(unet)
+    with torch.no_grad():
+        _, feats = unet(x, t, ctx, torch.zeros(3), caches, return_features=True)
+    for h in hooks:
+        h.remove()
+    assert set(feats) == set(seen) == {l["name"] for l in unet.cache_layers(16)}
+    for k in feats:
+        assert torch.equal(feats[k], seen[k])
+        l = next(l for l in unet.cache_layers(16) if l["name"] == k)
+        assert feats[k].shape == (3, l["height"] * l["width"], l["channels"])
+
+
+def test_cache_from_several_references_concatenates():
+    unet = small_unet()
+    perturb_adapters(unet)
+    x, t, ctx, caches = random_inputs(unet)
+    twice = {k: torch.cat([v, v], dim=1) for k, v in caches.items()}
+    other = {k: torch.randn_like(v) for k, v in caches.items()}
+    both = {k: torch.cat([caches[k], other[k]], dim=1) for k in caches}
+    gate = torch.ones(3)
+    with torch.no_grad():
+        once = unet(x, t, ctx, gate, caches)
+        dup = unet(x, t, ctx, gate, twice)
+        mixed = unet(x, t, ctx, gate, both)
+        alone = unet(x, t, ctx, gate, other)
+    # Attention over a duplicated key set is the same distribution: identical outputs.
+    assert torch.allclose(once, dup, atol=1e-5)
+    # Two different references give a third result, neither one alone.
+    assert (mixed - once).abs().max() > 1e-4 and (mixed - alone).abs().max() > 1e-4
+
+
+def test_reset_adapter_restores_identity():
+    unet = small_unet()
+    perturb_adapters(unet)
+    for m in unet.modules():
+        if getattr(m, "has_adapter", False):
+            reset_adapter(m)
+            torch.nn.init.zeros_(m.attn_mem.to_out[0].weight)
+    base = small_unet(adapters=False)
+    base.load_state_dict({k: v for k, v in unet.state_dict().items() if not is_adapter_param(k)})
+    x, t, ctx, caches = random_inputs(unet)
+    with torch.no_grad():
+        assert torch.allclose(unet(x, t, ctx, torch.ones(3), caches), base(x, t, ctx), atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def sd15_unet():
+    cfg = sd15().unet
+    with torch.no_grad():
+        return UNet(cfg)
+
+
+def test_sd15_parameter_count_and_adapter_budget(sd15_unet):
+    base = sum(p.numel() for p in sd15_unet.base_parameters())
+    adapter = sum(p.numel() for p in sd15_unet.adapter_parameters())
+    assert base == 859_520_964  # diffusers' UNet2DConditionModel with the SD 1.5 config
+    assert adapter <= 26_000_000
+    assert [ (l["name"], l["module"], l["channels"], l["height"]) for l in sd15_unet.cache_layers(64)] == [
+        ("mid", "mid_block.attentions.0", 1280, 8),
+        ("dec1", "up_blocks.1.attentions.1", 1280, 16),
+        ("dec3", "up_blocks.2.attentions.0", 640, 32),
+        ("dec5", "up_blocks.2.attentions.2", 640, 32),
+        ("dec7", "up_blocks.3.attentions.1", 320, 64),
+    ]
