@@ -1,7 +1,7 @@
 import { defineConfig } from 'vite';
 import react from '@vitejs/plugin-react';
 import { VitePWA } from 'vite-plugin-pwa';
-import { DEFAULT_PACK_NAME } from './src/ui/config';
+import { DEFAULT_PACK_NAME } from './src/ui/config.ts';
 
 // Cross-origin isolation lets onnxruntime-web use SharedArrayBuffer (wasm threads).
 // Needed on the dev server (npm start) and the preview server (e2e tests) alike.
@@ -21,7 +21,6 @@ export default defineConfig({
     VitePWA({
       registerType: 'autoUpdate',
       injectRegister: false,
-      includeAssets: ['icons/*.png', 'icons/*.svg'],
       manifest: {
         name: 'DreamCache Studio',
         short_name: 'DreamCache',
@@ -42,7 +41,7 @@ export default defineConfig({
         // The app shell, the ORT wasm, and the embedded default pack; other packs under
         // public/models/ stay network-only (a full SD 1.5 pack is gigabytes).
         globPatterns: [
-          '*.{html,png,svg,ico,webmanifest}',
+          '*.{html,png,svg,ico}',
           'assets/**/*.{js,mjs,css,wasm,png,svg}',
           'icons/*.{png,svg}',
           `models/${DEFAULT_PACK_NAME}/*`,

@@ -4,11 +4,11 @@ import { expect, test } from '@playwright/test';
 import { addSubject, configure, galleryPixels, generate, openApp, pixelDiff } from './support/app';
 import { fixture } from './support/files';
 
-// Stated tolerance, in 8-bit levels: GPU and CPU kernels sum in different orders, so the
-// last bits of fp32 differ; after a few denoising steps and the VAE that is at most a few
-// levels on a handful of pixels and well under one level on average.
-const MAX_LEVELS = 12;
-const MEAN_LEVELS = 0.5;
+// Stated tolerance, in 8-bit levels (0–255): GPU and CPU kernels sum in different orders, so
+// the last bits of fp32 differ. Measured on the dev pack (3 steps, with a subject): max 1
+// level, mean 0.0001. Allowed: max 4 levels on any channel, mean 0.05.
+const MAX_LEVELS = 4;
+const MEAN_LEVELS = 0.05;
 
 test('WebGPU generates the same image as wasm within tolerance', async ({ page }) => {
   test.setTimeout(900_000);

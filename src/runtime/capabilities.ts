@@ -70,6 +70,13 @@ export interface BackendChoice {
   precision: Record<GraphRole, 'fp32' | 'fp16'>;
 }
 
+/** The same choice with the wasm thread count actually configured. */
+export function withThreads(choice: BackendChoice, threads: number): BackendChoice {
+  if (choice.info.threads === threads) return choice;
+  const label = choice.info.kind === 'wasm' ? `wasm ×${threads} thread${threads === 1 ? '' : 's'}` : choice.info.label;
+  return { ...choice, info: { ...choice.info, threads, label } };
+}
+
 /** Below this a WebGPU device cannot hold the weight tensors of a useful pack. */
 const MIN_STORAGE_BINDING = 128 * 1024 * 1024;
 

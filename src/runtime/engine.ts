@@ -1,6 +1,6 @@
 // The in-thread engine (Node, tests, benchmarks, and the body of the web worker): owns every
 // ONNX Runtime session of the loaded pack and runs segmentation, cache building and generation.
-import { chooseBackend, detectCapabilities, type BackendChoice } from './capabilities';
+import { chooseBackend, detectCapabilities, withThreads, type BackendChoice } from './capabilities';
 import type {
   Engine,
   GenerateRequest,
@@ -19,6 +19,7 @@ import { packFingerprint, readManifest, readVerifiedFile, type GraphRole, type P
 import { createPackSource, type PackSource } from './pack-source';
 import { SeededRandom } from './rng';
 import { sampleLatent } from './sample';
+import { yieldToEventLoop } from './yield';
 import { addNoise, alphasCumprod, createScheduler } from './schedulers';
 import { configureOrt, runFloat, SessionPool, tensor, type OrtSession } from './sessions';
 import { PackTokenizer } from './tokenizer';
@@ -52,9 +53,10 @@ class InThreadEngine implements Engine {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly active = new Set<OpToken>();
 
-  private enqueue<T>(fn: (token: OpToken) => Promise<T>): Promise<T> {
+  /** `cancellable` ops (generate, buildCache) are stopped by cancel(), running or still queued. */
+  private enqueue<T>(fn: (token: OpToken) => Promise<T>, cancellable = false): Promise<T> {
     const token: OpToken = { cancelled: false };
-    this.active.add(token);
+    if (cancellable) this.active.add(token);
     const run = async () => {
       try {
         if (token.cancelled) throw new CancelledError();
@@ -84,11 +86,11 @@ class InThreadEngine implements Engine {
       const manifest = await readManifest(source);
       const fingerprint = await packFingerprint(manifest);
       const caps = await detectCapabilities();
-      const backend = chooseBackend(caps, manifest, options.backend ?? 'auto', options.numThreads);
-      if (options.backend === 'webgpu' && backend.info.kind === 'wasm') {
+      const chosen = chooseBackend(caps, manifest, options.backend ?? 'auto', options.numThreads);
+      if (options.backend === 'webgpu' && chosen.info.kind === 'wasm') {
         throw new BackendError('WebGPU was requested but no usable WebGPU adapter is available');
       }
-      configureOrt(backend.info.threads);
+      const backend = withThreads(chosen, configureOrt(chosen.info.threads));
       onProgress?.({ stage: 'load', step: 1, total: 2, message: 'Reading tokenizer' });
       const tokBytes = await readVerifiedFile(source, manifest, manifest.tokenizer.file);
       let tokJson: object;
@@ -137,6 +139,7 @@ class InThreadEngine implements Engine {
   /** Text embeddings [rows, L, D] for prompts, from the cache or one text-encoder call. */
   private async embed(l: Loaded, prompts: string[], onProgress?: ProgressCallback): Promise<Float32Array[]> {
     const missing = [...new Set(prompts.filter((p) => !l.embeddings.has(p)))];
+    const found = new Map(prompts.filter((p) => l.embeddings.has(p)).map((p) => [p, l.embeddings.get(p)!]));
     if (missing.length > 0) {
       const session = await this.session(l, 'text_encoder', onProgress);
       const L = l.manifest.tokenizer.maxLength;
@@ -145,11 +148,13 @@ class InThreadEngine implements Engine {
       const { last_hidden_state: h } = await runFloat(session, 'text_encoder', { input_ids: tensor(ids, [missing.length, L]) }, ['last_hidden_state']);
       if (h.data.length !== missing.length * L * D) throw new PackError(`text_encoder output has ${h.data.length} values, expected ${missing.length * L * D}`);
       missing.forEach((p, i) => {
+        const e = h.data.slice(i * L * D, (i + 1) * L * D);
+        found.set(p, e);
         if (l.embeddings.size >= MAX_EMBEDDINGS) l.embeddings.delete(l.embeddings.keys().next().value!);
-        l.embeddings.set(p, h.data.slice(i * L * D, (i + 1) * L * D));
+        l.embeddings.set(p, e);
       });
     }
-    return prompts.map((p) => l.embeddings.get(p)!);
+    return prompts.map((p) => found.get(p)!);
   }
 
   /** One zero row per cached layer: "no subject" for gate-0 calls. */
@@ -180,6 +185,7 @@ class InThreadEngine implements Engine {
       const outputs = m.cache.layers.map((c) => `features_${c.name}`);
       onProgress?.({ stage: 'cache', step: 0, total: K });
       for (let k = 0; k < K; k++) {
+        await yieldToEventLoop();
         if (token.cancelled) throw new CancelledError('Cache building cancelled');
         const ref = flattenOnWhite(resizeRgba(referencesOnWhite[k], S, S));
         const { latent } = await runFloat(vae, 'vae_encoder', { image: tensor(rgbaToNchw(ref), [1, 3, S, S]) }, ['latent']);
@@ -216,7 +222,7 @@ class InThreadEngine implements Engine {
         return { name: c.name, shape: [1, K * n, c.channels] as [number, number, number], data };
       });
       return { packName: m.name, fingerprint: l.fingerprint, references: K, layers };
-    });
+    }, true);
   }
 
   private checkCache(l: Loaded, cache: SubjectCache): void {
@@ -293,7 +299,7 @@ class InThreadEngine implements Engine {
       });
       if (token.cancelled) throw new CancelledError('Generation cancelled');
       return decode(latent);
-    });
+    }, true);
   }
 
   cancel(): void {

@@ -1,34 +1,43 @@
 // Typed errors of the runtime. They cross the worker boundary as {name, message, reason?}
 // and are rebuilt on the other side by `reviveError`, so `instanceof` works in the UI too.
 
+// Names are spelled out: minifiers rename classes, and the name is what crosses the worker.
 export class RuntimeError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = new.target.name;
-  }
+  override name = 'RuntimeError';
 }
 
 /** The pack breaks docs/model-pack.md, or one of its files is missing or corrupt. */
-export class PackError extends RuntimeError {}
+export class PackError extends RuntimeError {
+  override name = 'PackError';
+}
 
 /** A subject cache made by another pack (fingerprint) or with layers this pack does not have. */
-export class CacheMismatchError extends RuntimeError {}
+export class CacheMismatchError extends RuntimeError {
+  override name = 'CacheMismatchError';
+}
 
 /** The running operation was stopped by `cancel()`. */
 export class CancelledError extends RuntimeError {
+  override name = 'CancelledError';
   constructor(message = 'Cancelled') {
     super(message);
   }
 }
 
 /** Bad arguments from the caller: empty images, no subject in a mask, steps out of range … */
-export class InputError extends RuntimeError {}
+export class InputError extends RuntimeError {
+  override name = 'InputError';
+}
 
 /** An operation needs `load()` first, or the engine was disposed. */
-export class NotLoadedError extends RuntimeError {}
+export class NotLoadedError extends RuntimeError {
+  override name = 'NotLoadedError';
+}
 
 /** No usable backend, or ONNX Runtime failed while creating a session or running a graph. */
-export class BackendError extends RuntimeError {}
+export class BackendError extends RuntimeError {
+  override name = 'BackendError';
+}
 
 export type CacheFileErrorReason =
   | 'oversized'
@@ -44,6 +53,7 @@ export type CacheFileErrorReason =
 
 /** A `.dreamcache` file that failed validation; `reason` says which check refused it. */
 export class CacheFileError extends RuntimeError {
+  override name = 'CacheFileError';
   readonly reason: CacheFileErrorReason;
   constructor(reason: CacheFileErrorReason, message: string) {
     super(`${message} (${reason})`);

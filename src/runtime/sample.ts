@@ -3,6 +3,7 @@
 import { CancelledError } from './errors';
 import { applyGuidance, type GuidancePlan } from './guidance';
 import type { Scheduler } from './schedulers';
+import { yieldToEventLoop } from './yield';
 
 export interface UnetBatch {
   /** [B, C, h, w]: the current latent repeated per row. */
@@ -43,6 +44,7 @@ export async function sampleLatent(o: SampleOptions): Promise<Float32Array> {
   const total = scheduler.timesteps.length;
 
   for (let i = 0; i < total; i++) {
+    await yieldToEventLoop(); // lets a cancel message in
     if (o.isCancelled()) throw new CancelledError('Generation cancelled');
     const t = scheduler.timesteps[i];
     const sample = new Float32Array(B * n);

@@ -10,12 +10,16 @@ export type OnSessionLoad = (role: GraphRole, loadedBytes: number, totalBytes: n
 
 let configuredThreads: number | null = null;
 
-/** ORT's wasm settings are process-wide and fixed by the first session; set them once. */
-export function configureOrt(threads: number): void {
-  if (configuredThreads !== null) return;
+/**
+ * ORT's wasm settings are per realm and fixed by the first session: set them once and return
+ * the thread count really in use (a later load asking for another count keeps the first).
+ */
+export function configureOrt(threads: number): number {
+  if (configuredThreads !== null) return configuredThreads;
   configuredThreads = threads;
   ort.env.wasm.numThreads = threads;
   ort.env.logLevel = 'error';
+  return threads;
 }
 
 export class SessionPool {
@@ -52,6 +56,8 @@ export class SessionPool {
     const options: ort.InferenceSession.SessionOptions = {
       executionProviders: this.backend.executionProviders,
       graphOptimizationLevel: 'all',
+      // "some nodes were not assigned to the preferred EP" is expected on WebGPU; keep errors only
+      logSeverityLevel: 3,
     };
     if (dataPath) {
       const data = await readVerifiedFile(this.source, this.manifest, dataPath, (loaded) => onLoad?.(role, sizeOf(path) + loaded, total));

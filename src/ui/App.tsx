@@ -36,7 +36,7 @@ export function App({ backendPreference }: { backendPreference: BackendPreferenc
         e.dataTransfer.dropEffect = 'copy';
       }}
       onDragLeave={(e) => {
-        if (e.currentTarget === e.target || !e.currentTarget.contains(e.relatedTarget as Node)) setDragging(false);
+        if (!e.currentTarget.contains(e.relatedTarget as Node | null)) setDragging(false);
       }}
       onDrop={(e) => {
         e.preventDefault();

@@ -16,7 +16,11 @@ export async function checkPhotoFile(file: File): Promise<ImageHeader> {
     );
   }
   const head = new Uint8Array(await file.slice(0, HEADER_SCAN_BYTES).arrayBuffer());
-  const header = sniffImageHeader(head);
+  let header = sniffImageHeader(head);
+  if (!header && head[0] === 0xff && head[1] === 0xd8 && file.size > HEADER_SCAN_BYTES) {
+    // Large EXIF/ICC segments can push a JPEG's frame header past the first scan window.
+    header = sniffImageHeader(new Uint8Array(await file.arrayBuffer()));
+  }
   if (!header) {
     throw new PhotoInputError(
       'not-an-image',

@@ -1,32 +1,31 @@
 // The app's one store. All mutable UI state lives here; actions talk to the engine (in a
 // worker) and to storage, and report problems as notices without losing anything.
 import { create } from 'zustand';
-import type {
-  BackendPreference,
-  Engine,
-  LoadedInfo,
-  MaskImage,
-  ProgressEvent,
-  RgbaImage,
-  SubjectCache,
-} from '../runtime/engine-types';
-import { decodeDreamcache, encodeDreamcache, type DecodedDreamcache } from '../runtime/dreamcache-file';
+import type { BackendPreference, Engine, LoadedInfo, MaskImage, ProgressEvent, RgbaImage } from '../runtime/engine-types';
 import { composeSubjectOnWhite } from '../runtime/image';
-import { CACHE_SEED, MAX_CACHE_FILE_BYTES, MAX_SEED, PREVIEW_EVERY, THUMBNAIL_SIDE } from './config';
-import { ImportError, formatBytes, isCancellation, messageOf } from './errors';
-import { DREAMCACHE_EXTENSION, kindOfFile, safeFileName } from './file-kind';
+import { CACHE_SEED, MAX_SEED, PREVIEW_EVERY } from './config';
+import { isCancellation, messageOf } from './errors';
+import { kindOfFile } from './file-kind';
+import { applyProgress, startJob, type Job } from './job-progress';
 import { readPhoto } from './photo-decode';
-import { blobBytes, placeholderThumbnail, rgbaToPng, thumbnailPng } from './png';
+import { rgbaToPng } from './png';
 import type { AppStorage, GalleryRecord, GenerationSettings, StoredSettings, SubjectRecord } from './storage';
+import { cleanName, exportSubjectFile, importSubjectFile, nameFromFile, newSubjectRecord, readSubjectCache } from './subject-files';
 
+export type { Job } from './job-progress';
 export type SubjectView = SubjectRecord & { thumbnailUrl: string };
 export type GalleryView = GalleryRecord & { url: string };
 
 export type NoticeKind = 'error' | 'info' | 'success';
+export interface NoticeAction {
+  label: string;
+  run: () => void;
+}
 export interface Notice {
   id: number;
   kind: NoticeKind;
   text: string;
+  action?: NoticeAction;
 }
 
 export interface Draft {
@@ -36,16 +35,6 @@ export interface Draft {
   mask: MaskImage | null;
   onWhite: RgbaImage | null;
   phase: 'segmenting' | 'review' | 'building';
-}
-
-export interface Job {
-  kind: 'segment' | 'cache' | 'generate';
-  step: number;
-  total: number;
-  message?: string;
-  preview: RgbaImage | null;
-  cancelling: boolean;
-  startedAt: number;
 }
 
 export type EnginePhase = 'idle' | 'loading' | 'ready' | 'failed';
@@ -95,7 +84,7 @@ interface AppState {
   generate(): Promise<void>;
   cancel(): void;
   deleteImage(id: string): Promise<void>;
-  notify(kind: NoticeKind, text: string): void;
+  notify(kind: NoticeKind, text: string, action?: NoticeAction): void;
   dismissNotice(id: number): void;
   persistSettings(): Promise<void>;
 }
@@ -120,15 +109,6 @@ function newId(): string {
   return crypto.randomUUID();
 }
 
-function bytesToBlob(bytes: Uint8Array, type: string): Blob {
-  return new Blob([bytes.slice()], { type });
-}
-
-function baseName(fileName: string): string {
-  const stem = fileName.replace(/\.[^.]+$/, '').replace(/[_-]+/g, ' ').trim();
-  return stem.slice(0, 60) || 'Subject';
-}
-
 function subjectView(record: SubjectRecord): SubjectView {
   return { ...record, thumbnailUrl: URL.createObjectURL(record.thumbnail) };
 }
@@ -137,43 +117,15 @@ function galleryView(record: GalleryRecord): GalleryView {
   return { ...record, url: URL.createObjectURL(record.png) };
 }
 
-async function assertPngDecodes(blob: Blob): Promise<void> {
-  const bitmap = await createImageBitmap(blob);
-  bitmap.close();
-}
-
 export const useApp = create<AppState>()((set, get) => {
   const progressToJob = (event: ProgressEvent) =>
-    set((s) =>
-      s.job
-        ? {
-            job: {
-              ...s.job,
-              step: event.step,
-              total: event.total,
-              message: event.message,
-              preview: event.preview ?? s.job.preview,
-            },
-          }
-        : {},
-    );
+    set((s) => (s.job ? { job: applyProgress(s.job, event, performance.now()) } : {}));
 
   const beginJob = (kind: Job['kind'], total = 0): boolean => {
     if (get().job) return false;
-    set({ job: { kind, step: 0, total, preview: null, cancelling: false, startedAt: performance.now() } });
+    set({ job: startJob(kind, total, performance.now()) });
     return true;
   };
-
-  const subjectCache = async (subject: SubjectRecord, fingerprint: string): Promise<SubjectCache> => {
-    const bytes = await blobBytes(subject.cacheFile);
-    return (await decodeDreamcache(bytes, decodeOptions(fingerprint))).cache;
-  };
-
-  const decodeOptions = (fingerprint: string) => ({
-    expectedFingerprint: fingerprint,
-    expectedLayers: get().loaded?.manifest.cache.layers,
-    maxBytes: MAX_CACHE_FILE_BYTES,
-  });
 
   return {
     engine: null,
@@ -267,7 +219,7 @@ export const useApp = create<AppState>()((set, get) => {
       }
       if (!beginJob('segment')) return;
       set({
-        draft: { fileName: file.name, name: baseName(file.name), photo, mask: null, onWhite: null, phase: 'segmenting' },
+        draft: { fileName: file.name, name: nameFromFile(file.name), photo, mask: null, onWhite: null, phase: 'segmenting' },
       });
       try {
         const mask = await engine.segment(photo);
@@ -295,21 +247,10 @@ export const useApp = create<AppState>()((set, get) => {
       if (!draft || draft.phase !== 'review' || !draft.onWhite || !engine || !storage || !loaded) return;
       if (!beginJob('cache', 1)) return;
       set({ draft: { ...draft, phase: 'building' } });
-      const name = draft.name.trim() || baseName(draft.fileName);
+      const name = cleanName(draft.name, nameFromFile(draft.fileName));
       try {
         const cache = await engine.buildCache([draft.onWhite], CACHE_SEED, progressToJob);
-        const thumbnail = await thumbnailPng(draft.onWhite, THUMBNAIL_SIDE);
-        // Stored in the share-file encoding, so an exported and re-imported subject is bit-identical.
-        const file = await encodeDreamcache({ cache, name, thumbnailPng: await blobBytes(thumbnail) });
-        const record: SubjectRecord = {
-          id: newId(),
-          name,
-          createdAt: Date.now(),
-          packName: loaded.manifest.name,
-          fingerprint: loaded.fingerprint,
-          thumbnail,
-          cacheFile: bytesToBlob(file, 'application/octet-stream'),
-        };
+        const record = await newSubjectRecord({ id: newId(), cache, name, onWhite: draft.onWhite, loaded });
         await storage.putSubject(record);
         set((s) => ({ subjects: [...s.subjects, subjectView(record)], selectedSubjectId: record.id, draft: null }));
         get().notify('success', `“${name}” is in your library and selected.`);
@@ -338,7 +279,7 @@ export const useApp = create<AppState>()((set, get) => {
 
     async renameSubject(id, name) {
       const { storage, subjects } = get();
-      const trimmed = name.trim().slice(0, 60);
+      const trimmed = cleanName(name, '');
       const subject = subjects.find((s) => s.id === id);
       if (!storage || !subject || !trimmed || trimmed === subject.name) return;
       const { thumbnailUrl: _url, ...record } = subject;
@@ -371,19 +312,7 @@ export const useApp = create<AppState>()((set, get) => {
       const subject = get().subjects.find((s) => s.id === id);
       if (!subject) return null;
       try {
-        // Re-encoded so the file carries the current name (renames do not touch the stored bytes).
-        const bytes = await blobBytes(subject.cacheFile);
-        const decoded = await decodeDreamcache(bytes, decodeOptions(subject.fingerprint));
-        const file = await encodeDreamcache({
-          cache: decoded.cache,
-          name: subject.name,
-          thumbnailPng: await blobBytes(subject.thumbnail),
-          dtype: decoded.dtype,
-        });
-        return {
-          blob: bytesToBlob(file, 'application/octet-stream'),
-          fileName: `${safeFileName(subject.name, 'subject')}${DREAMCACHE_EXTENSION}`,
-        };
+        return await exportSubjectFile(subject, get().loaded);
       } catch (err) {
         get().notify('error', `Could not export “${subject.name}”: ${messageOf(err)}`);
         return null;
@@ -392,45 +321,10 @@ export const useApp = create<AppState>()((set, get) => {
 
     async importCacheFile(file) {
       const { storage, loaded } = get();
+      if (!storage) return;
       try {
-        if (!storage || !loaded) {
-          throw new ImportError('no-model', `Wait for the model to finish loading, then import “${file.name}” again.`);
-        }
-        if (file.size === 0) {
-          throw new ImportError('empty', `“${file.name}” is empty (0 bytes); it is not a DreamCache subject file.`);
-        }
-        if (file.size > MAX_CACHE_FILE_BYTES) {
-          throw new ImportError(
-            'too-big',
-            `“${file.name}” is ${formatBytes(file.size)}; subject files up to ${formatBytes(MAX_CACHE_FILE_BYTES)} are accepted.`,
-          );
-        }
-        const bytes = new Uint8Array(await file.arrayBuffer());
-        let decoded: DecodedDreamcache;
-        try {
-          decoded = await decodeDreamcache(bytes, decodeOptions(loaded.fingerprint));
-        } catch (err) {
-          throw new ImportError('invalid', `“${file.name}” was not imported: ${messageOf(err)}`);
-        }
-        const thumbnail =
-          decoded.thumbnailPng && decoded.thumbnailPng.length > 0
-            ? bytesToBlob(decoded.thumbnailPng, 'image/png')
-            : await placeholderThumbnail(decoded.name, THUMBNAIL_SIDE);
-        try {
-          await assertPngDecodes(thumbnail);
-        } catch {
-          throw new ImportError('invalid', `“${file.name}” was not imported: its thumbnail is not a readable PNG.`);
-        }
-        // Everything is checked; only now does the library change.
-        const record: SubjectRecord = {
-          id: newId(),
-          name: decoded.name.trim().slice(0, 60) || baseName(file.name),
-          createdAt: Date.now(),
-          packName: loaded.manifest.name,
-          fingerprint: loaded.fingerprint,
-          thumbnail,
-          cacheFile: bytesToBlob(bytes, 'application/octet-stream'),
-        };
+        // Everything is checked first; only then does the library change.
+        const record = await importSubjectFile(file, loaded, newId());
         await storage.putSubject(record);
         set((s) => ({ subjects: [...s.subjects, subjectView(record)], selectedSubjectId: record.id }));
         get().notify('success', `Imported “${record.name}”.`);
@@ -468,7 +362,7 @@ export const useApp = create<AppState>()((set, get) => {
       if (settings.randomizeSeed) set((s) => ({ settings: { ...s.settings, seed } }));
       void get().persistSettings();
       try {
-        const cache = subject ? await subjectCache(subject, loaded.fingerprint) : null;
+        const cache = subject ? await readSubjectCache(subject, loaded) : null;
         const { seed: _seed, randomizeSeed: _r, ...used } = settings;
         const image = await engine.generate(
           {
@@ -527,9 +421,9 @@ export const useApp = create<AppState>()((set, get) => {
       }
     },
 
-    notify(kind, text) {
+    notify(kind, text, action) {
       set((s) => ({
-        notices: [...s.notices, { id: s.nextNoticeId, kind, text }].slice(-MAX_NOTICES),
+        notices: [...s.notices, { id: s.nextNoticeId, kind, text, action }].slice(-MAX_NOTICES),
         nextNoticeId: s.nextNoticeId + 1,
       }));
     },

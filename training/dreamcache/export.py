@@ -13,10 +13,11 @@ import torch
 from torch import nn
 
 from . import pack_check
-from .models import AutoencoderKL, CLIPTextModel, PackConfig, Segmenter, UNet
+from .models import AutoencoderKL, CLIPTextModel, PackConfig, Segmenter, UNet, is_adapter_param
 from .models.config import PRESETS
 from .models.vae import ScaledDecoder, ScaledEncoder
 from .onnx_export import export_graph, store_weights_fp16
+from .train.common import load_split
 
 
 class UNetGraph(nn.Module):
@@ -139,6 +140,27 @@ def tokenizer_meta(tok: Dict) -> Dict:
             "vocabSize": len(vocab) + sum(1 for t in tok.get("added_tokens", []) if t["content"] not in vocab)}
 
 
+def load_trained(folder: str, cfg: PackConfig, unet: UNet, vae: AutoencoderKL, te: CLIPTextModel,
+                 seg: Segmenter) -> None:
+    """Loads trainer outputs (split weight files) into freshly built models. The VAE's measured
+    scaling factor comes from vae.json. Without adapters.partNN the adapters keep their identity
+    initialisation, so the U-Net is exactly the base model at any gate."""
+    meta = json.load(open(os.path.join(folder, "vae.json")))
+    cfg.vae.scaling_factor = float(meta["scaling_factor"])
+    f32 = lambda sd: {k: v.float() for k, v in sd.items()}
+    vae.load_state_dict(f32(load_split(folder, "vae")))
+    vae.config.scaling_factor = cfg.vae.scaling_factor
+    te.load_state_dict(f32(load_split(folder, "text_encoder")))
+    seg.load_state_dict(f32(load_split(folder, "segmenter")))
+    base = f32(load_split(folder, "unet"))
+    adapters = {}
+    if any(n.startswith("adapters.part") for n in os.listdir(folder)):
+        adapters = f32(load_split(folder, "adapters"))
+    missing, unexpected = unet.load_state_dict({**base, **adapters}, strict=False)
+    if unexpected or any(not is_adapter_param(k) for k in missing):
+        raise ValueError(f"U-Net weights do not fit the config: missing {missing[:5]}, unexpected {unexpected[:5]}")
+
+
 def build_models(cfg: PackConfig, seed: int = 0):
     torch.manual_seed(seed)
     return UNet(cfg.unet), AutoencoderKL(cfg.vae), CLIPTextModel(cfg.text_encoder), Segmenter(cfg.segmenter)
@@ -160,7 +182,8 @@ def main(argv=None):
     ap.add_argument("--tokenizer", required=True, help="tokenizer.json to embed")
     ap.add_argument("--preset", default="dev-tiny", choices=sorted(PRESETS))
     ap.add_argument("--random", action="store_true", help="random weights (development pack)")
-    ap.add_argument("--checkpoint", help="folder with unet.pt, vae.pt, text_encoder.pt, segmenter.pt")
+    ap.add_argument("--weights", help="folder of trained weights as the trainers write them: vae.json + vae.partNN, "
+                    "unet.partNN, text_encoder.partNN, segmenter.partNN, optional adapters.partNN")
     ap.add_argument("--name", default=None)
     ap.add_argument("--version", default="0.1.0")
     ap.add_argument("--description", default="")
@@ -171,15 +194,13 @@ def main(argv=None):
     cfg = PRESETS[a.preset](tokenizer_meta(tok)["vocabSize"]) if a.preset != "sd15" else PRESETS[a.preset]()
     unet, vae, te, seg = build_models(cfg, a.seed)
     trained = False
-    if a.checkpoint:
-        for m, f in ((unet, "unet.pt"), (vae, "vae.pt"), (te, "text_encoder.pt"), (seg, "segmenter.pt")):
-            sd = torch.load(os.path.join(a.checkpoint, f), map_location="cpu")
-            m.load_state_dict({k: v.float() for k, v in sd.items()})
+    if a.weights:
+        load_trained(a.weights, cfg, unet, vae, te, seg)
         trained = True
     elif a.random:
         randomize_adapters(unet)
     else:
-        ap.error("give --checkpoint or --random")
+        ap.error("give --weights or --random")
     meta = {"name": a.name or a.preset, "version": a.version, "trained": trained,
             "description": a.description or ("Random weights for development: images are noise." if not trained else "")}
     m = export_pack(a.out, cfg, unet, vae, te, seg, a.tokenizer, meta, fp16_storage=a.fp16_storage)

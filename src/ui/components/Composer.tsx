@@ -3,12 +3,12 @@ import { MAX_SEED } from '../config';
 import type { GuidanceMode, SchedulerName } from '../../runtime/engine-types';
 
 const SCHEDULERS: { value: SchedulerName; label: string }[] = [
-  { value: 'dpmpp2m', label: 'DPM-Solver++ 2M' },
+  { value: 'dpmpp2m', label: 'DPM++ 2M' },
   { value: 'ddim', label: 'DDIM' },
 ];
 const GUIDANCE: { value: GuidanceMode; label: string; hint: string }[] = [
-  { value: 'combined', label: 'Combined (3 passes)', hint: 'Separate text and image scales' },
-  { value: 'joint', label: 'Joint (2 passes)', hint: 'Faster; one scale for text and subject' },
+  { value: 'combined', label: 'Combined', hint: 'Three branches: separate text and image scales' },
+  { value: 'joint', label: 'Joint', hint: 'Two branches: faster, one scale for text and subject together' },
 ];
 
 export function Composer() {
@@ -136,6 +136,7 @@ export function Composer() {
           <span className="control-label">Scheduler</span>
           <select
             value={settings.scheduler}
+            title={settings.scheduler === 'dpmpp2m' ? 'DPM-Solver++ 2M: good images in fewer steps' : 'DDIM'}
             onChange={(e) => updateSettings({ scheduler: e.target.value as SchedulerName })}
             data-testid="scheduler"
           >
@@ -162,8 +163,10 @@ export function Composer() {
             ))}
           </select>
         </label>
+      </div>
+      <div className="controls-foot">
         <button className="link-btn" onClick={resetGuidanceDefaults} disabled={!ready} title="Text and image scale from the model pack">
-          Reset scales
+          Reset scales to the model’s defaults
         </button>
       </div>
     </section>

@@ -53,8 +53,8 @@ function GalleryCard({ item }: { item: GalleryView }) {
           </span>
         </div>
         <div className="card-actions">
-          <a className="btn btn-ghost btn-small" href={item.url} download={`dreamcache-${item.seed}.png`} data-testid="download-image">
-            Download PNG
+          <a className="btn btn-ghost btn-small" href={item.url} download={`dreamcache-${item.seed}.png`} data-testid="download-image" title="Download as PNG">
+            ⤓ PNG
           </a>
           <button className="btn btn-ghost btn-small" onClick={reuse} title="Use this prompt, seed and settings again">
             Reuse

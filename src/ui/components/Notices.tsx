@@ -17,14 +17,20 @@ export function Notices() {
 function NoticeItem({ notice }: { notice: Notice }) {
   const dismiss = useApp((s) => s.dismissNotice);
   useEffect(() => {
-    // Errors stay until dismissed: the person needs to read why their file was refused.
-    if (notice.kind === 'error') return;
+    // Errors stay until dismissed (the person needs to read why their file was refused), and so
+    // do notices that offer an action.
+    if (notice.kind === 'error' || notice.action) return;
     const timer = setTimeout(() => dismiss(notice.id), INFO_LIFETIME_MS);
     return () => clearTimeout(timer);
   }, [notice, dismiss]);
   return (
     <div className={`notice notice-${notice.kind}`} role={notice.kind === 'error' ? 'alert' : 'status'} data-testid={`notice-${notice.kind}`}>
       <span className="notice-text">{notice.text}</span>
+      {notice.action && (
+        <button className="btn btn-small" onClick={notice.action.run}>
+          {notice.action.label}
+        </button>
+      )}
       <button className="icon-btn" onClick={() => dismiss(notice.id)} aria-label="Dismiss">
         ✕
       </button>

@@ -1,5 +1,6 @@
 import { useApp } from '../store';
 import { RgbaCanvas } from './RgbaCanvas';
+import { formatDuration } from '../job-progress';
 
 const KIND_LABEL = { segment: 'Finding the subject', cache: 'Building the subject cache', generate: 'Generating' } as const;
 
@@ -7,8 +8,8 @@ export function ProgressPanel() {
   const job = useApp((s) => s.job);
   if (!job || job.kind !== 'generate') return null;
   const fraction = job.total > 0 ? job.step / job.total : 0;
-  const elapsed = (performance.now() - job.startedAt) / 1000;
-  const perStep = job.step > 0 ? elapsed / job.step : null;
+  const perStep = job.secondsPerStep;
+  const remaining = perStep !== null ? Math.max(0, job.total - job.step) * perStep : null;
   return (
     <section className="progress-panel" aria-live="polite" data-testid="progress-panel">
       <div className="progress-preview">
@@ -37,7 +38,11 @@ export function ProgressPanel() {
         >
           <div className="progress-fill" style={{ width: `${Math.round(fraction * 100)}%` }} />
         </div>
-        <div className="progress-meta">{perStep !== null ? `${perStep.toFixed(2)} s per step` : (job.message ?? 'Preparing…')}</div>
+        <div className="progress-meta">
+          {perStep !== null && remaining !== null
+            ? `${perStep.toFixed(2)} s per step · about ${formatDuration(remaining)} left`
+            : (job.message ?? (job.step === 0 ? 'Encoding the prompt…' : 'Measuring speed…'))}
+        </div>
       </div>
     </section>
   );

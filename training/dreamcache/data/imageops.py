@@ -57,9 +57,12 @@ def fractal_noise(rng: Rng, n: int, size: int, base_cells: int = 4, octaves: int
 
 
 def box_blur(x: torch.Tensor, k: int) -> torch.Tensor:
+    """k×k mean, separable (two 1-D passes) so its cost grows with k, not k²."""
     if k <= 1:
         return x
-    return F.avg_pool2d(F.pad(x, [k // 2, (k - 1) // 2] * 2, mode="replicate"), k, stride=1)
+    lo, hi = k // 2, (k - 1) // 2
+    x = F.avg_pool2d(F.pad(x, [lo, hi, 0, 0], mode="replicate"), (1, k), stride=1)
+    return F.avg_pool2d(F.pad(x, [0, 0, lo, hi], mode="replicate"), (k, 1), stride=1)
 
 
 def soft_blur(x: torch.Tensor, k: int) -> torch.Tensor:
@@ -106,7 +109,7 @@ def bbox(alpha: torch.Tensor, thresh: float = 0.5) -> torch.Tensor:
     return torch.where(empty.view(-1, 1), torch.zeros_like(box), box)
 
 
-def rgb_to_hsv_sat_boost(img: torch.Tensor, amount: torch.Tensor) -> torch.Tensor:
+def saturate(img: torch.Tensor, amount: torch.Tensor) -> torch.Tensor:
     """Saturation scaled about the luminance (amount [B,1,1,1]; 1 = unchanged)."""
     lum = luminance(img)
     return (lum + (img - lum) * amount).clamp(0, 1)

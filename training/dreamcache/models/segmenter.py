@@ -35,5 +35,6 @@ class Segmenter(nn.Module):
             x = blk(torch.cat([x, skips.pop()], dim=1))
         return self.head(x)
 
-    def forward(self, image):
-        return torch.sigmoid(self.logits(image))
+    def forward(self, image, return_logits: bool = False):
+        z = self.logits(image)
+        return z if return_logits else torch.sigmoid(z)

@@ -1,0 +1,429 @@
+// onnxruntime-web timings of a model pack — the runtime the browser app uses — in Node, on
+// the WebGPU EP through Dawn (npm `webgpu`) or on the wasm EP (CPU; proves the code path).
+//
+//   node bench/gpu/ort_bench.mjs --pack DIR --json OUT.json [--ep webgpu|wasm] [--precision fp16|fp32]
+//        [--bundle webgpu|jsep|wasm] [--runs 10] [--steps 50] [--refs 1,3] [--no-baseline]
+//        [--graph-capture] [--threads 1]
+//
+// Measures the same things as torch_bench.py: unet_b2 (plain CFG), dreamcache_b3_k{K},
+// cache_build_k{K}, reference_step_k{K} (BootPIG/JeDi-style baseline: the noised references
+// through the U-Net for both branches that use them, batch 2K, then the batch-3 pass attending
+// to those fresh features), whole 50-step images, session creation. Results are written after
+// every measurement, so a run cut short still leaves what it measured.
+// Baseline caveat: the graph shares one cache across its rows, so e_i and e_c both attend to
+// the prompt branch's reference features; the work done is the same as per-row features.
+import { closeSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const BUNDLES = { webgpu: 'ort.webgpu.min.mjs', jsep: 'ort.min.mjs', wasm: 'ort.wasm.min.mjs' };
+
+function parseArgs(argv) {
+  const a = { ep: 'webgpu', precision: 'fp16', bundle: null, runs: 10, warmup: 2, steps: 50, refs: [1, 3],
+    baseline: true, graphCapture: false, threads: 1, pack: null, json: null, modules: null };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i];
+    const v = () => argv[++i];
+    if (k === '--pack') a.pack = v();
+    else if (k === '--json') a.json = v();
+    else if (k === '--ep') a.ep = v();
+    else if (k === '--precision') a.precision = v();
+    else if (k === '--bundle') a.bundle = v();
+    else if (k === '--runs') a.runs = Number(v());
+    else if (k === '--warmup') a.warmup = Number(v());
+    else if (k === '--steps') a.steps = Number(v());
+    else if (k === '--refs') a.refs = v().split(',').map(Number);
+    else if (k === '--no-baseline') a.baseline = false;
+    else if (k === '--graph-capture') a.graphCapture = true;
+    else if (k === '--threads') a.threads = Number(v());
+    else if (k === '--node-modules') a.modules = v();
+    else throw new Error(`unknown argument ${k}`);
+  }
+  if (!a.pack || !a.json) throw new Error('--pack and --json are required');
+  a.bundle = a.bundle ?? 'webgpu'; // ort.webgpu.min.mjs runs the wasm EP too
+  a.modules = a.modules ?? resolve(HERE, '..', '..', 'node_modules');
+  return a;
+}
+
+/** Files past 2 GiB (fp32 SD U-Net data) cannot go through readFileSync: read in chunks. */
+function readBig(path) {
+  const size = statSync(path).size;
+  if (size < 2 ** 31 - 1) return readFileSync(path);
+  const out = new Uint8Array(size);
+  const fd = openSync(path, 'r');
+  for (let off = 0; off < size;) off += readSync(fd, out, off, Math.min(2 ** 30, size - off), off);
+  closeSync(fd);
+  return out;
+}
+
+/** Dawn's Node binding refuses views of a SharedArrayBuffer (ORT's wasm heap): copy them. */
+function patchDawn(globals) {
+  const plain = (d) => (d && ArrayBuffer.isView(d) && d.buffer instanceof SharedArrayBuffer ? d.slice() : d);
+  const q = globals.GPUQueue.prototype;
+  const write = q.writeBuffer;
+  q.writeBuffer = function (buffer, offset, data, ...rest) {
+    if (data instanceof SharedArrayBuffer) data = new Uint8Array(data).slice().buffer;
+    return write.call(this, buffer, offset, plain(data), ...rest);
+  };
+  for (const cls of [globals.GPUComputePassEncoder, globals.GPURenderPassEncoder]) {
+    if (!cls) continue;
+    const set = cls.prototype.setBindGroup;
+    cls.prototype.setBindGroup = function (index, group, offsets, ...rest) {
+      return set.call(this, index, group, plain(offsets), ...rest);
+    };
+  }
+}
+
+async function loadOrt(a) {
+  if (a.ep === 'webgpu') {
+    const { create, globals } = await import(pathToFileURL(join(a.modules, 'webgpu', 'index.js')).href);
+    Object.assign(globalThis, globals);
+    patchDawn(globals);
+    // Without this toggle Dawn reports no shader-f16 on NVIDIA/Vulkan and fp16 graphs fail.
+    const gpu = create(['enable-dawn-features=vulkan_enable_f16_on_nvidia']);
+    Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true });
+  }
+  const ort = await import(pathToFileURL(join(a.modules, 'onnxruntime-web', 'dist', BUNDLES[a.bundle])).href);
+  ort.env.wasm.numThreads = a.threads;
+  ort.env.logLevel = 'error'; // verbose logging slowed runs 2-5x
+  return ort;
+}
+
+// --- numerics: seeded normals, DDIM (eta 0), 3-branch guidance -------------------------------
+function rng(seed) {
+  let s = seed >>> 0;
+  const u = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return (n) => {
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i += 2) {
+      const r = Math.sqrt(-2 * Math.log(u() + 1e-12));
+      const th = 2 * Math.PI * u();
+      out[i] = r * Math.cos(th);
+      if (i + 1 < n) out[i + 1] = r * Math.sin(th);
+    }
+    return out;
+  };
+}
+
+function alphasCumprod(s) {
+  const n = s.numTrainTimesteps;
+  const acp = new Float64Array(n);
+  let p = 1;
+  for (let i = 0; i < n; i++) {
+    const f = n === 1 ? 0 : i / (n - 1);
+    const beta = s.betaSchedule === 'scaled_linear'
+      ? (Math.sqrt(s.betaStart) + f * (Math.sqrt(s.betaEnd) - Math.sqrt(s.betaStart))) ** 2
+      : s.betaStart + f * (s.betaEnd - s.betaStart);
+    p *= 1 - beta;
+    acp[i] = p;
+  }
+  return acp;
+}
+
+const ddimTimesteps = (steps, n) => Array.from({ length: steps }, (_, i) => i * Math.floor(n / steps) + 1).reverse();
+
+function stats(xs) {
+  const s = [...xs].sort((x, y) => x - y);
+  const median = s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  return { median, mean: xs.reduce((x, y) => x + y, 0) / xs.length, min: s[0], runs: xs.length };
+}
+
+// --- the benchmark -----------------------------------------------------------------------------
+class OrtBench {
+  constructor(a, ort) {
+    this.a = a;
+    this.ort = ort;
+    this.m = JSON.parse(readFileSync(join(a.pack, 'manifest.json'), 'utf8'));
+    const m = this.m;
+    this.size = m.image.size;
+    this.lat = m.image.size / m.latent.downsample;
+    this.C = m.latent.channels;
+    this.L = m.tokenizer.maxLength;
+    this.D = m.textEncoder.hiddenSize;
+    this.layers = m.cache.layers;
+    this.acp = alphasCumprod(m.scheduler);
+    this.randn = rng(1234);
+    this.res = { runtime: 'onnxruntime-web', ep: a.ep, bundle: BUNDLES[a.bundle], precision: a.precision,
+      pack: m.name, imageSize: this.size, node: process.version, sessions: {} };
+    this.peakRss = 0;
+  }
+
+  save() {
+    this.peakRss = Math.max(this.peakRss, process.memoryUsage().rss);
+    this.res.peakRssMB = this.peakRss / 2 ** 20;
+    writeFileSync(this.a.json, JSON.stringify(this.res, null, 2));
+  }
+
+  async session(role, extra = {}) {
+    const g = this.m.graphs[role];
+    const prec = this.a.precision === 'fp16' && g.fp16 ? 'fp16' : 'fp32';
+    const file = g[prec];
+    const data = g[`${prec}Data`];
+    const opts = { executionProviders: [this.a.ep], graphOptimizationLevel: 'all', ...extra };
+    if (data) opts.externalData = [{ path: data, data: readBig(join(this.a.pack, data)) }];
+    const t = performance.now();
+    const s = await this.ort.InferenceSession.create(readBig(join(this.a.pack, file)), opts);
+    const key = extra.enableGraphCapture ? `${role}_graphcapture` : role;
+    this.res.sessions[key] = { file, precision: prec, createMs: performance.now() - t };
+    this.save();
+    return s;
+  }
+
+  f32(data, dims) {
+    return new this.ort.Tensor('float32', data, dims);
+  }
+
+  zeroCaches() {
+    const f = {};
+    for (const l of this.layers) f[`cache_${l.name}`] = this.f32(new Float32Array(l.channels), [1, 1, l.channels]);
+    return f;
+  }
+
+  randomCaches(k) {
+    const f = {};
+    for (const l of this.layers) {
+      const n = k * l.height * l.width;
+      f[`cache_${l.name}`] = this.f32(this.randn(n * l.channels), [1, n, l.channels]);
+    }
+    return f;
+  }
+
+  unetFeeds(b, t, gate, caches, x = null, ctx = null) {
+    const hw = this.lat * this.lat;
+    return {
+      sample: this.f32(x ?? this.randn(b * this.C * hw), [b, this.C, this.lat, this.lat]),
+      timestep: this.f32(Float32Array.from(Array.isArray(t) ? t : Array(b).fill(t)), [b]),
+      encoder_hidden_states: this.f32(ctx ?? this.randn(b * this.L * this.D), [b, this.L, this.D]),
+      adapter_gate: this.f32(Float32Array.from(gate), [b]),
+      ...caches,
+    };
+  }
+
+  async measure(name, fn) {
+    for (let i = 0; i < this.a.warmup; i++) await fn();
+    const times = [];
+    for (let i = 0; i < this.a.runs; i++) {
+      const t = performance.now();
+      await fn();
+      times.push(performance.now() - t);
+    }
+    this.res[name] = stats(times);
+    console.log(`${name}: ${this.res[name].median.toFixed(2)} ms`);
+    this.save();
+  }
+
+  /** Reads noise_pred back: the step loop needs it on the CPU, and it ends the GPU work. */
+  async noise(out) {
+    const t = out.noise_pred;
+    return t.location === 'cpu' ? t.data : await t.getData();
+  }
+
+  features() {
+    return this.layers.map((l) => `features_${l.name}`);
+  }
+
+  /** Features [B, hw, C] → the cache input [1, rows·hw, C] from the first `rows` rows. */
+  async asCache(tensor, rows, l) {
+    const n = rows * l.height * l.width;
+    const dims = [1, n, l.channels];
+    if (tensor.location === 'gpu-buffer') {
+      try {
+        // The first rows are a prefix of the buffer: reuse it on the GPU.
+        return this.ort.Tensor.fromGpuBuffer(tensor.gpuBuffer, { dataType: 'float32', dims });
+      } catch {
+        const d = await tensor.getData();
+        return this.f32(d.subarray(0, n * l.channels), dims);
+      }
+    }
+    return this.f32(tensor.data.subarray(0, n * l.channels), dims);
+  }
+
+  async buildCache(k, emptyCtx) {
+    const refs = this.f32(this.randn(k * 3 * this.size * this.size).map((v) => Math.max(-1, Math.min(1, v))),
+      [k, 3, this.size, this.size]);
+    const x0 = (await this.vaeEnc.run({ image: refs })).latent.data;
+    const a = this.acp[this.m.cache.timestep];
+    const eps = this.randn(x0.length);
+    const xt = x0.map((v, i) => Math.sqrt(a) * v + Math.sqrt(1 - a) * eps[i]);
+    const ctx = new Float32Array(k * this.L * this.D);
+    for (let i = 0; i < k; i++) ctx.set(emptyCtx, i * this.L * this.D);
+    const out = await this.unet.run(this.unetFeeds(k, this.m.cache.timestep, Array(k).fill(0), this.zeroCaches(), xt, ctx),
+      this.features());
+    return this.cachesFrom(out, k);
+  }
+
+  /** {cache_<layer>: tensor} from a features output; `release()` frees the GPU buffers after use. */
+  async cachesFrom(out, rows) {
+    const caches = {};
+    for (const l of this.layers) caches[`cache_${l.name}`] = await this.asCache(out[`features_${l.name}`], rows, l);
+    Object.defineProperty(caches, 'release', {
+      value: () => this.features().forEach((f) => out[f].location === 'gpu-buffer' && out[f].dispose()),
+    });
+    return caches;
+  }
+
+  /** Baseline: K noised reference latents through the U-Net for both branches (prompt rows first). */
+  async referenceFeatures(refLat, k, t, emptyCtx, promptCtx) {
+    const a = this.acp[t];
+    const eps = this.randn(refLat.length);
+    const xr = refLat.map((v, i) => Math.sqrt(a) * v + Math.sqrt(1 - a) * eps[i]);
+    const per = this.C * this.lat * this.lat;
+    const x = new Float32Array(2 * k * per);
+    x.set(xr, 0);
+    x.set(xr, k * per);
+    const ld = this.L * this.D;
+    const ctx = new Float32Array(2 * k * ld);
+    for (let i = 0; i < k; i++) {
+      ctx.set(promptCtx, i * ld);
+      ctx.set(emptyCtx, (k + i) * ld);
+    }
+    const out = await this.unet.run(this.unetFeeds(2 * k, t, Array(2 * k).fill(0), this.zeroCaches(), x, ctx), this.features());
+    return this.cachesFrom(out, k);
+  }
+
+  async textPair() {
+    const ids = new BigInt64Array(2 * this.L).map(() => BigInt(Math.floor(Math.random() * this.m.tokenizer.vocabSize)));
+    const h = (await this.text.run({ input_ids: new this.ort.Tensor('int64', ids, [2, this.L]) })).last_hidden_state.data;
+    const ld = this.L * this.D;
+    return { empty: h.slice(0, ld), prompt: h.slice(ld, 2 * ld) };
+  }
+
+  async image(k, method) {
+    const steps = this.a.steps;
+    const ts = ddimTimesteps(steps, this.m.scheduler.numTrainTimesteps);
+    const ratio = Math.floor(this.m.scheduler.numTrainTimesteps / steps);
+    const per = this.C * this.lat * this.lat;
+    const ld = this.L * this.D;
+    const t0 = performance.now();
+    const { empty, prompt } = await this.textPair();
+    const ctx = new Float32Array(3 * ld);
+    ctx.set(empty, 0);
+    ctx.set(empty, ld);
+    ctx.set(prompt, 2 * ld);
+    let cache = null;
+    let refLat = null;
+    if (method === 'dreamcache') cache = await this.buildCache(k, empty);
+    else {
+      const refs = this.f32(this.randn(k * 3 * this.size * this.size), [k, 3, this.size, this.size]);
+      refLat = (await this.vaeEnc.run({ image: refs })).latent.data;
+    }
+    const tPersonal = performance.now();
+    let x = this.randn(per);
+    for (const t of ts) {
+      const feats = cache ?? (await this.referenceFeatures(refLat, k, t, empty, prompt));
+      const xin = new Float32Array(3 * per);
+      for (let r = 0; r < 3; r++) xin.set(x, r * per);
+      const e = await this.noise(await this.unet.run(this.unetFeeds(3, t, [0, 1, 1], feats, xin, ctx), ['noise_pred']));
+      if (!cache) feats.release();
+      const aT = this.acp[t];
+      const aP = t - ratio >= 0 ? this.acp[t - ratio] : this.acp[0];
+      const nx = new Float32Array(per);
+      for (let i = 0; i < per; i++) {
+        const eu = e[i];
+        const ei = e[per + i];
+        const ec = e[2 * per + i];
+        const g = eu + this.m.guidance.textScale * (ec - ei) + this.m.guidance.imageScale * (ei - eu);
+        const x0 = (x[i] - Math.sqrt(1 - aT) * g) / Math.sqrt(aT);
+        nx[i] = Math.sqrt(aP) * x0 + Math.sqrt(1 - aP) * g;
+      }
+      x = nx;
+    }
+    cache?.release();
+    const tSteps = performance.now();
+    const img = (await this.vaeDec.run({ latent: this.f32(x, [1, this.C, this.lat, this.lat]) })).image;
+    const data = img.location === 'cpu' ? img.data : await img.getData();
+    const t1 = performance.now();
+    return { totalMs: t1 - t0, personalizeMs: tPersonal - t0, stepsMs: tSteps - tPersonal, decodeMs: t1 - tSteps,
+      steps, finite: data.every(Number.isFinite) };
+  }
+
+  async graphCapture(k) {
+    // Static shapes, every input and output on the GPU: what onnxruntime-web's graph capture needs.
+    const over = { batch: 3 };
+    for (const l of this.layers) over[`n_${l.name}`] = k * l.height * l.width;
+    const s = await this.session('unet', { freeDimensionOverrides: over, enableGraphCapture: true,
+      preferredOutputLocation: 'gpu-buffer' });
+    const device = this.ort.env.webgpu.device;
+    const feeds = {};
+    for (const [name, t] of Object.entries(this.unetFeeds(3, 500, [0, 1, 1], this.randomCaches(k)))) {
+      const bytes = Math.ceil(t.data.byteLength / 16) * 16;
+      // eslint-disable-next-line no-undef
+      const buf = device.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+      device.queue.writeBuffer(buf, 0, t.data);
+      feeds[name] = this.ort.Tensor.fromGpuBuffer(buf, { dataType: 'float32', dims: t.dims });
+    }
+    await this.measure(`dreamcache_b3_k${k}_graphcapture`, async () => this.noise(await s.run(feeds)));
+    await s.release();
+  }
+
+  async run() {
+    const a = this.a;
+    const gpuOut = a.ep === 'webgpu';
+    this.text = await this.session('text_encoder');
+    this.vaeEnc = await this.session('vae_encoder');
+    this.vaeDec = await this.session('vae_decoder');
+    const unetLoc = gpuOut ? { noise_pred: 'cpu' } : undefined;
+    if (gpuOut) for (const f of this.features()) unetLoc[f] = 'gpu-buffer';
+    this.unet = await this.session('unet', gpuOut ? { preferredOutputLocation: unetLoc } : {});
+    this.res.precision = this.res.sessions.unet.precision; // what the U-Net actually runs in
+    const gate2 = [0, 0];
+    await this.measure('unet_b2', async () => this.noise(await this.unet.run(this.unetFeeds(2, 500, gate2, this.zeroCaches()), ['noise_pred'])));
+    for (const k of a.refs) {
+      const caches = this.randomCaches(k);
+      await this.measure(`dreamcache_b3_k${k}`, async () => this.noise(await this.unet.run(this.unetFeeds(3, 500, [0, 1, 1], caches), ['noise_pred'])));
+      const { empty, prompt } = await this.textPair();
+      await this.measure(`cache_build_k${k}`, async () => {
+        const c = await this.buildCache(k, empty);
+        const first = c[`cache_${this.layers[0].name}`];
+        if (first.location === 'gpu-buffer') await first.getData(); // wait for the GPU work
+        c.release();
+      });
+      if (a.baseline) {
+        const refLat = this.randn(k * this.C * this.lat * this.lat);
+        await this.measure(`reference_step_k${k}`, async () => {
+          const f = await this.referenceFeatures(refLat, k, 500, empty, prompt);
+          await this.noise(await this.unet.run(this.unetFeeds(3, 500, [0, 1, 1], f), ['noise_pred']));
+          f.release();
+        });
+      }
+    }
+    for (const k of a.refs) {
+      for (const method of a.baseline ? ['dreamcache', 'reference'] : ['dreamcache']) {
+        const r = await this.image(k, method);
+        this.res[`image_${method}_k${k}`] = r;
+        console.log(`image_${method}_k${k}: ${r.totalMs.toFixed(0)} ms (${r.steps} steps)`);
+        this.save();
+      }
+    }
+    if (a.graphCapture && a.ep === 'webgpu') {
+      try {
+        await this.graphCapture(1);
+      } catch (e) {
+        this.res.dreamcache_b3_k1_graphcapture = { error: String(e.message ?? e).slice(0, 300) };
+        this.save();
+      }
+    }
+  }
+}
+
+const args = parseArgs(process.argv.slice(2));
+const ort = await loadOrt(args);
+const bench = new OrtBench(args, ort);
+try {
+  await bench.run();
+  bench.res.complete = true;
+} catch (e) {
+  bench.res.error = String(e.stack ?? e).slice(0, 2000);
+  console.error(e);
+}
+bench.save();
+console.log(`wrote ${args.json}`);
+// process.exit() stalls 30-40 s once ORT's wasm loaded; nothing is left to flush.
+process.kill(process.pid, 'SIGKILL');

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Builds, on this (CPU) machine, what the GPU benchmark needs on the CUDA box and cannot get
+# there (no network, no Node.js, no Vulkan loader): .carry/gpu-bench/ (git-ignored), < 40 MB.
+#   node.xz                 this machine's node binary (the box unpacks it with Python's lzma)
+#   node_modules.tar.xz     webgpu (dawn.node) + onnxruntime-web's native-WebGPU bundle and wasm
+#   debs/*.deb              Vulkan loader + GL dispatch libs (libvulkan1 alone fails with
+#                           VK_ERROR_INCOMPATIBLE_DRIVER: see /work/shared/notes/gpu-box.md)
+#   code.tar.xz             training/dreamcache + bench/gpu + the embedded segmenter, in case the
+#                           box's checkout lacks them (run_on_box.sh prefers the checkout)
+# Usage: bash bench/gpu/prepare_carry.sh [--with-jsep]   (JSEP bundle too, if it fits in 40 MB)
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+OUT=$ROOT/.carry/gpu-bench
+LIMIT=$((40 * 1000 * 1000))
+cd "$ROOT"
+for f in node_modules/webgpu/dist/linux-x64/dawn.node node_modules/onnxruntime-web/dist/ort.webgpu.min.mjs; do
+  [ -f "$f" ] || { echo "missing $f: run npm install first" >&2; exit 1; }
+done
+mkdir -p "$OUT"
+find "$OUT" -mindepth 1 -maxdepth 1 ! -name node.xz -exec rm -rf {} +
+mkdir -p "$OUT/debs"
+
+# Compressing node takes minutes: keep an earlier node.xz made from the same binary.
+if [ ! -f "$OUT/node.xz" ] || [ "$(command -v node)" -nt "$OUT/node.xz" ]; then
+  xz -T2 -9 -c "$(command -v node)" > "$OUT/node.xz.tmp" && mv "$OUT/node.xz.tmp" "$OUT/node.xz"
+fi
+
+ORT=node_modules/onnxruntime-web
+files=(node_modules/webgpu/package.json node_modules/webgpu/index.js node_modules/webgpu/dist/linux-x64/dawn.node
+       "$ORT/package.json" "$ORT/dist/ort.webgpu.min.mjs"
+       "$ORT/dist/ort-wasm-simd-threaded.asyncify.mjs" "$ORT/dist/ort-wasm-simd-threaded.asyncify.wasm")
+if [ "${1:-}" = "--with-jsep" ]; then
+  files+=("$ORT/dist/ort.min.mjs" "$ORT/dist/ort-wasm-simd-threaded.jsep.mjs" "$ORT/dist/ort-wasm-simd-threaded.jsep.wasm")
+fi
+tar -cf - "${files[@]}" | xz -T2 -9 > "$OUT/node_modules.tar.xz"
+
+(cd "$OUT/debs" && apt-get -q -oAPT::Architecture=amd64 download \
+  libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 >/dev/null)
+
+tar --exclude=__pycache__ -cf - training/dreamcache bench/gpu public/models/dev-tiny/manifest.json \
+  public/models/dev-tiny/segmenter.onnx | xz -T2 -9 > "$OUT/code.tar.xz"
+
+(cd "$OUT" && sha256sum node.xz node_modules.tar.xz code.tar.xz debs/*.deb > SHA256SUMS)
+total=$(du -sb "$OUT" | cut -f1)
+ls -l "$OUT" "$OUT/debs"
+echo "total $total bytes in $OUT"
+if [ "$total" -gt "$LIMIT" ]; then
+  echo "carry is over 40 MB" >&2
+  exit 1
+fi

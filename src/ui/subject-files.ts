@@ -1,0 +1,122 @@
+// Subjects as bytes: building a library record from a fresh cache, reading a stored cache,
+// exporting and importing .dreamcache share files. A subject is stored in the share-file
+// encoding itself, so export → import round-trips bit-identically.
+import type { LoadedInfo, RgbaImage, SubjectCache } from '../runtime/engine-types';
+import { decodeDreamcache, encodeDreamcache, type DecodedDreamcache } from '../runtime/dreamcache-file';
+import { MAX_CACHE_FILE_BYTES, THUMBNAIL_SIDE } from './config';
+import { ImportError, formatBytes, messageOf } from './errors';
+import { DREAMCACHE_EXTENSION, safeFileName } from './file-kind';
+import { blobBytes, placeholderThumbnail, thumbnailPng } from './png';
+import type { SubjectRecord } from './storage';
+
+const MAX_NAME = 60;
+
+export function bytesToBlob(bytes: Uint8Array, type: string): Blob {
+  return new Blob([bytes.slice()], { type });
+}
+
+/** A readable default subject name from a file name. */
+export function nameFromFile(fileName: string): string {
+  const stem = fileName.replace(/\.[^.]+$/, '').replace(/[_-]+/g, ' ').trim();
+  return stem.slice(0, MAX_NAME) || 'Subject';
+}
+
+export function cleanName(name: string, fallback: string): string {
+  return name.trim().slice(0, MAX_NAME) || fallback;
+}
+
+function decodeOptions(loaded: LoadedInfo | null, fingerprint: string) {
+  return {
+    expectedFingerprint: fingerprint,
+    // Layer shapes are only known for the loaded pack (a subject of another pack can still be exported).
+    expectedLayers: loaded?.fingerprint === fingerprint ? loaded.manifest.cache.layers : undefined,
+    maxBytes: MAX_CACHE_FILE_BYTES,
+  };
+}
+
+export async function newSubjectRecord(opts: {
+  id: string;
+  cache: SubjectCache;
+  name: string;
+  onWhite: RgbaImage;
+  loaded: LoadedInfo;
+}): Promise<SubjectRecord> {
+  const thumbnail = await thumbnailPng(opts.onWhite, THUMBNAIL_SIDE);
+  const file = await encodeDreamcache({ cache: opts.cache, name: opts.name, thumbnailPng: await blobBytes(thumbnail) });
+  return {
+    id: opts.id,
+    name: opts.name,
+    createdAt: Date.now(),
+    packName: opts.loaded.manifest.name,
+    fingerprint: opts.loaded.fingerprint,
+    thumbnail,
+    cacheFile: bytesToBlob(file, 'application/octet-stream'),
+  };
+}
+
+export async function readSubjectCache(subject: SubjectRecord, loaded: LoadedInfo): Promise<SubjectCache> {
+  const bytes = await blobBytes(subject.cacheFile);
+  return (await decodeDreamcache(bytes, decodeOptions(loaded, loaded.fingerprint))).cache;
+}
+
+/** Re-encoded so the file carries the current name (renames do not touch the stored bytes). */
+export async function exportSubjectFile(subject: SubjectRecord, loaded: LoadedInfo | null): Promise<{ blob: Blob; fileName: string }> {
+  const decoded = await decodeDreamcache(await blobBytes(subject.cacheFile), decodeOptions(loaded, subject.fingerprint));
+  const file = await encodeDreamcache({
+    cache: decoded.cache,
+    name: subject.name,
+    thumbnailPng: await blobBytes(subject.thumbnail),
+    dtype: decoded.dtype,
+  });
+  return {
+    blob: bytesToBlob(file, 'application/octet-stream'),
+    fileName: `${safeFileName(subject.name, 'subject')}${DREAMCACHE_EXTENSION}`,
+  };
+}
+
+async function assertPngDecodes(blob: Blob): Promise<void> {
+  const bitmap = await createImageBitmap(blob);
+  bitmap.close();
+}
+
+/** Checks a share file completely; returns the record to store, or throws ImportError. */
+export async function importSubjectFile(file: File, loaded: LoadedInfo | null, id: string): Promise<SubjectRecord> {
+  if (!loaded) {
+    throw new ImportError('no-model', `Wait for the model to finish loading, then import “${file.name}” again.`);
+  }
+  if (file.size === 0) {
+    throw new ImportError('empty', `“${file.name}” is empty (0 bytes); it is not a DreamCache subject file.`);
+  }
+  if (file.size > MAX_CACHE_FILE_BYTES) {
+    throw new ImportError(
+      'too-big',
+      `“${file.name}” is ${formatBytes(file.size)}; subject files up to ${formatBytes(MAX_CACHE_FILE_BYTES)} are accepted.`,
+    );
+  }
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  let decoded: DecodedDreamcache;
+  try {
+    decoded = await decodeDreamcache(bytes, decodeOptions(loaded, loaded.fingerprint));
+  } catch (err) {
+    throw new ImportError('invalid', `“${file.name}” was not imported: ${messageOf(err)}`);
+  }
+  const name = cleanName(decoded.name, nameFromFile(file.name));
+  const thumbnail =
+    decoded.thumbnailPng && decoded.thumbnailPng.length > 0
+      ? bytesToBlob(decoded.thumbnailPng, 'image/png')
+      : await placeholderThumbnail(name, THUMBNAIL_SIDE);
+  try {
+    await assertPngDecodes(thumbnail);
+  } catch {
+    throw new ImportError('invalid', `“${file.name}” was not imported: its thumbnail is not a readable PNG.`);
+  }
+  return {
+    id,
+    name,
+    createdAt: Date.now(),
+    packName: loaded.manifest.name,
+    fingerprint: loaded.fingerprint,
+    thumbnail,
+    cacheFile: bytesToBlob(bytes, 'application/octet-stream'),
+  };
+}

@@ -1,0 +1,61 @@
+"""PyTorch reference sampler (DDIM, eta 0) with the app's guidance modes; used for training
+previews, evaluation and the runtime parity check."""
+from typing import Dict, List, Optional
+
+import torch
+
+from .schedule import alphas_cumprod
+
+
+def ddim_timesteps(steps: int, train_steps: int = 1000, offset: int = 1) -> List[int]:
+    """SD 1.5's DDIM spacing ("leading", steps_offset 1): 981, 961, …, 1 for 50 steps."""
+    ratio = train_steps // steps
+    return [int(i * ratio + offset) for i in range(steps)][::-1]
+
+
+def ddim_step(eps, t: int, x, acp, ratio: int):
+    prev = t - ratio
+    a_t = acp[t]
+    a_prev = acp[prev] if prev >= 0 else acp[0]
+    x0 = (x - (1 - a_t).sqrt() * eps) / a_t.sqrt()
+    return a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
+
+
+def combine(e: torch.Tensor, mode: str, s_text: float, s_img: float, n: int) -> torch.Tensor:
+    """Rows come as [e_u, e_i, e_c] (combined), [e_u, e_c] (joint / plain CFG), n samples each."""
+    if mode == "combined":
+        eu, ei, ec = e[:n], e[n:2 * n], e[2 * n:]
+        return eu + s_text * (ec - ei) + s_img * (ei - eu)
+    eu, ec = e[:n], e[n:]
+    return eu + s_text * (ec - eu)
+
+
+@torch.no_grad()
+def sample(unet, ctx_prompt: torch.Tensor, ctx_empty: torch.Tensor, steps: int = 50, s_text: float = 7.5,
+           s_img: float = 1.0, cache: Optional[Dict[str, torch.Tensor]] = None, mode: str = "combined",
+           generator: Optional[torch.Generator] = None, latent_shape=(4, 16, 16), acp=None,
+           noise: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """ctx_* [n, L, D]. cache: {layer: [1, N, C]} or None (plain CFG). Returns latents [n, ...]."""
+    dev = ctx_prompt.device
+    n = ctx_prompt.shape[0]
+    acp = (acp if acp is not None else alphas_cumprod()).to(dev)
+    x = noise if noise is not None else torch.randn((n,) + tuple(latent_shape), generator=generator, device=dev)
+    if cache is None:
+        mode = "plain"
+        ctx = torch.cat([ctx_empty, ctx_prompt])
+        gate = torch.zeros(2 * n, device=dev)
+    elif mode == "combined":
+        ctx = torch.cat([ctx_empty, ctx_empty, ctx_prompt])
+        gate = torch.cat([torch.zeros(n), torch.ones(2 * n)]).to(dev)
+    else:
+        ctx = torch.cat([ctx_empty, ctx_prompt])
+        gate = torch.cat([torch.zeros(n), torch.ones(n)]).to(dev)
+    rows = ctx.shape[0] // n
+    ts = ddim_timesteps(steps, acp.shape[0])
+    ratio = acp.shape[0] // steps
+    for t in ts:
+        xin = torch.cat([x] * rows)
+        tt = torch.full((xin.shape[0],), float(t), device=dev)
+        e = unet(xin, tt, ctx, gate, cache).float()
+        x = ddim_step(combine(e, mode, s_text, s_img, n), t, x, acp, ratio)
+    return x

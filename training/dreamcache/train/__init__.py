@@ -1,0 +1,1 @@
+"""Training loops (torchrun DDP, bf16, time-boxed, resumable). Each module has a CLI."""

@@ -1,0 +1,142 @@
+"""Train the base text-to-image model (U-Net + CLIP-style text encoder) from scratch on
+latents of the frozen VAE. 10 % empty captions for classifier-free guidance.
+
+    torchrun --nproc_per_node=4 -m dreamcache.train.base --webp W --vae runs/vae --out runs/base --minutes 8
+"""
+import argparse
+import json
+import os
+
+import torch
+import torch.nn.functional as F
+
+from ..models import AutoencoderKL, CLIPTextModel, UNet, set_attention_backend
+from ..models.config import PRESETS
+from ..schedule import alphas_cumprod, q_sample
+from ..tokenizer_any import load_tokenizer
+from .common import (EMA, Checkpoint, Dist, Log, TimeBox, autocast, cycle_lr, load_split, param_groups_no_decay,
+                     save_split, seeded_generator, setup_fast_math)
+from .data import add_data_args, make_generator
+
+
+class TextToImage(torch.nn.Module):
+    """One module so DDP syncs U-Net and text encoder gradients together."""
+
+    def __init__(self, unet: UNet, te: CLIPTextModel):
+        super().__init__()
+        self.unet = unet
+        self.text_encoder = te
+
+    def forward(self, x_t, t, ids):
+        return self.unet(x_t, t, self.text_encoder(ids))
+
+
+def load_vae(folder: str, preset: str, device) -> AutoencoderKL:
+    meta = json.load(open(os.path.join(folder, "vae.json")))
+    cfg = PRESETS[preset](4096).vae
+    for k, v in meta["config"].items():
+        setattr(cfg, k, tuple(v) if isinstance(v, list) else v)
+    cfg.scaling_factor = float(meta["scaling_factor"])
+    vae = AutoencoderKL(cfg)
+    parts = os.path.join(folder, "weights") if os.path.isdir(os.path.join(folder, "weights")) else folder
+    vae.load_state_dict({k: v.float() for k, v in load_split(parts, "vae").items()})
+    return vae.to(device).eval().requires_grad_(False)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_data_args(ap)
+    ap.add_argument("--vae", required=True, help="VAE run folder (vae.json + weights/)")
+    ap.add_argument("--tokenizer", default=os.path.join(os.path.dirname(__file__), "..", "..", "data", "tokenizer.json"))
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--preset", default="tiny")
+    ap.add_argument("--minutes", type=float, default=8.0)
+    ap.add_argument("--max-steps", type=int, default=10 ** 9)
+    ap.add_argument("--batch", type=int, default=256, help="samples per GPU")
+    ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--empty", type=float, default=0.10, help="fraction of empty captions")
+    ap.add_argument("--min-snr", type=float, default=5.0, help="min-SNR-gamma loss weight (0 = plain MSE)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--log-every", type=int, default=50)
+    ap.add_argument("--ckpt-every-min", type=float, default=3.0)
+    ap.add_argument("--init-from", default=None, help="weights/ folder (unet + text_encoder parts) to start from "
+                    "when no checkpoint exists, e.g. on a fresh GPU box")
+    a = ap.parse_args(argv)
+    setup_fast_math()
+    if torch.cuda.is_available():
+        set_attention_backend("sdpa")
+    d = Dist()
+    box = TimeBox(a.minutes)
+    tok = load_tokenizer(a.tokenizer)
+    cfg = PRESETS[a.preset](tok.vocab_size)
+    cfg.unet.adapters = False
+    gen = make_generator(a, d.device, "train")
+    vae = load_vae(a.vae, a.preset, d.device)
+    torch.manual_seed(a.seed)
+    net = TextToImage(UNet(cfg.unet), CLIPTextModel(cfg.text_encoder)).to(d.device)
+    ema = EMA(net, 0.9995)
+    opt = torch.optim.AdamW(param_groups_no_decay(net.parameters(), 0.01), lr=a.lr, betas=(0.9, 0.99))
+    ck = Checkpoint(os.path.join(a.out, "ckpt"))
+    step = 0
+    if ck.exists():
+        s = ck.load(d.device)
+        net.load_state_dict(s["model"]); opt.load_state_dict(s["opt"]); ema.shadow = s["ema"]; step = s["step"]
+    elif a.init_from:
+        net.unet.load_state_dict({k: v.float() for k, v in load_split(a.init_from, "unet").items()})
+        net.text_encoder.load_state_dict({k: v.float() for k, v in load_split(a.init_from, "text_encoder").items()})
+        ema = EMA(net, 0.9995)
+        meta = os.path.join(a.init_from, "base.json")
+        step = json.load(open(meta))["step"] if os.path.isfile(meta) else 0
+    model = d.wrap(net)
+    acp = alphas_cumprod().to(d.device)
+    log = Log(a.out, d.main)
+    log.write(event="start", step=step, world=d.world, batch=a.batch,
+              unet_params=sum(p.numel() for p in net.unet.parameters()),
+              text_params=sum(p.numel() for p in net.text_encoder.parameters()))
+    last_ck = box.elapsed()
+    while True:
+        g = seeded_generator(a.seed, d.rank, step, d.device)
+        b = gen.batch(a.batch, g)
+        caps = [c if float(u) >= a.empty else "" for c, u in zip(b["caption"], torch.rand(len(b["caption"]), generator=g, device=d.device).tolist())]
+        ids = tok.encode_batch(caps).to(d.device)
+        with torch.no_grad(), autocast(d.device):
+            x0 = vae.encode_moments(b["target"])[0].float() * vae.config.scaling_factor
+        t = torch.randint(0, acp.shape[0], (x0.shape[0],), generator=g, device=d.device)
+        noise = torch.randn(x0.shape, generator=g, device=d.device)
+        x_t = q_sample(x0, t, noise, acp)
+        for grp in opt.param_groups:
+            grp["lr"] = cycle_lr(step, a.lr, 500)
+        with autocast(d.device):
+            pred = model(x_t, t.float(), ids)
+        err = (pred.float() - noise).pow(2).flatten(1).mean(1)
+        if a.min_snr > 0:
+            snr = acp[t] / (1 - acp[t])
+            err = err * (snr.clamp(max=a.min_snr) / snr)
+        loss = err.mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        ema.update(net, step)
+        step += 1
+        if step % a.log_every == 0:
+            log.write(step=step, loss=d.mean(loss.item()), sec=round(box.elapsed(), 1))
+        stop = d.any(box.over() or step >= a.max_steps)
+        if d.main and (stop or box.elapsed() - last_ck > a.ckpt_every_min * 60):
+            ck.save(model=net.state_dict(), opt=opt.state_dict(), ema=ema.shadow, step=step)
+            last_ck = box.elapsed()
+        if stop:
+            break
+    if d.main:
+        un = {k[len("unet."):]: v for k, v in ema.shadow.items() if k.startswith("unet.")}
+        te = {k[len("text_encoder."):]: v for k, v in ema.shadow.items() if k.startswith("text_encoder.")}
+        save_split(un, os.path.join(a.out, "weights"), "unet")
+        save_split(te, os.path.join(a.out, "weights"), "text_encoder")
+        json.dump({"step": step, "unet": cfg.unet.to_dict(), "text_encoder": cfg.text_encoder.to_dict()},
+                  open(os.path.join(a.out, "base.json"), "w"), indent=1)
+        log.write(event="done", step=step)
+    d.close()
+
+
+if __name__ == "__main__":
+    main()

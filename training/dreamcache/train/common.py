@@ -1,0 +1,189 @@
+"""Shared training plumbing: DDP setup, EMA, time-boxed resumable runs, split weight files."""
+import contextlib
+import io
+import json
+import os
+import time
+from typing import Dict, Iterator, List, Optional
+
+import torch
+import torch.distributed as dist
+
+
+class Dist:
+    """Rank/world from torchrun's environment; a plain single process otherwise."""
+
+    def __init__(self):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.local = int(os.environ.get("LOCAL_RANK", "0"))
+        if torch.cuda.is_available():
+            torch.cuda.set_device(self.local)
+            self.device = torch.device("cuda", self.local)
+        else:
+            self.device = torch.device("cpu")
+        if self.world > 1:
+            dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def wrap(self, model: torch.nn.Module) -> torch.nn.Module:
+        if self.world == 1:
+            return model
+        ids = [self.local] if self.device.type == "cuda" else None
+        return torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+    def mean(self, value: float) -> float:
+        if self.world == 1:
+            return value
+        t = torch.tensor([value], device=self.device, dtype=torch.float64)
+        dist.all_reduce(t)
+        return float(t.item()) / self.world
+
+    def any(self, flag: bool) -> bool:
+        """True on every rank if it is true on one (keeps ranks stopping at the same step)."""
+        if self.world == 1:
+            return flag
+        t = torch.tensor([1.0 if flag else 0.0], device=self.device)
+        dist.all_reduce(t)
+        return bool(t.item() > 0)
+
+    def barrier(self):
+        if self.world > 1:
+            dist.barrier()
+
+    def close(self):
+        if self.world > 1:
+            dist.destroy_process_group()
+
+
+def autocast(device: torch.device):
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def setup_fast_math():
+    if torch.cuda.is_available():
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+
+
+class EMA:
+    def __init__(self, model: torch.nn.Module, decay: float):
+        self.decay = decay
+        self.shadow = {k: v.detach().clone().float() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module, step: int):
+        d = min(self.decay, (1 + step) / (10 + step))  # warm-up: early EMA follows the weights
+        for k, v in model.state_dict().items():
+            s = self.shadow[k]
+            if v.dtype.is_floating_point:
+                s.mul_(d).add_(v.detach().float(), alpha=1 - d)
+            else:
+                s.copy_(v)
+
+
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    return model.module if hasattr(model, "module") else model
+
+
+class TimeBox:
+    """Stops a run before its command's limit; the caller checkpoints then."""
+
+    def __init__(self, minutes: float):
+        self.t0 = time.time()
+        self.limit = minutes * 60.0
+
+    def elapsed(self) -> float:
+        return time.time() - self.t0
+
+    def over(self) -> bool:
+        return self.elapsed() >= self.limit
+
+
+def save_split(state: Dict[str, torch.Tensor], folder: str, stem: str, max_bytes: int = 15 * 1024 * 1024,
+               dtype: Optional[torch.dtype] = torch.bfloat16) -> List[str]:
+    """torch.save a state dict (floats cast to dtype) as parts of at most max_bytes, so each
+    file fits the GPU box's return limit. Returns the part file names."""
+    buf = io.BytesIO()
+    torch.save({k: (v.to(dtype) if (dtype is not None and v.dtype.is_floating_point) else v).cpu()
+                for k, v in state.items()}, buf)
+    data = buf.getvalue()
+    os.makedirs(folder, exist_ok=True)
+    for old in os.listdir(folder):
+        if old.startswith(stem + ".part"):
+            os.remove(os.path.join(folder, old))
+    names = []
+    for i in range(0, max(1, (len(data) + max_bytes - 1) // max_bytes)):
+        n = f"{stem}.part{i:02d}"
+        with open(os.path.join(folder, n), "wb") as f:
+            f.write(data[i * max_bytes:(i + 1) * max_bytes])
+        names.append(n)
+    return names
+
+
+def load_split(folder: str, stem: str) -> Dict[str, torch.Tensor]:
+    parts = sorted(n for n in os.listdir(folder) if n.startswith(stem + ".part"))
+    if not parts:
+        raise FileNotFoundError(f"no {stem}.partNN files in {folder}")
+    data = b"".join(open(os.path.join(folder, n), "rb").read() for n in parts)
+    return torch.load(io.BytesIO(data), map_location="cpu")
+
+
+class Checkpoint:
+    """Full training state in `folder/state.pt` (model, EMA, optimizer, step), rank 0 writes."""
+
+    def __init__(self, folder: str):
+        self.folder = folder
+        self.path = os.path.join(folder, "state.pt")
+
+    def exists(self) -> bool:
+        return os.path.isfile(self.path)
+
+    def save(self, **state):
+        os.makedirs(self.folder, exist_ok=True)
+        tmp = self.path + ".tmp"
+        torch.save(state, tmp)
+        os.replace(tmp, self.path)
+
+    def load(self, device) -> Dict:
+        return torch.load(self.path, map_location=device)
+
+
+class Log:
+    def __init__(self, folder: str, enabled: bool):
+        self.enabled = enabled
+        self.path = os.path.join(folder, "log.jsonl")
+        if enabled:
+            os.makedirs(folder, exist_ok=True)
+
+    def write(self, **row):
+        if not self.enabled:
+            return
+        row["time"] = round(time.time(), 1)
+        with open(self.path, "a") as f:
+            f.write(json.dumps(row) + "\n")
+        print(json.dumps(row), flush=True)
+
+
+def seeded_generator(seed: int, rank: int, step: int, device) -> torch.Generator:
+    """Per-rank, per-step data seed: resumed runs continue with fresh, reproducible batches."""
+    g = torch.Generator(device=device)
+    g.manual_seed((seed * 1_000_003 + rank * 7919 + step) % (2 ** 63 - 1))
+    return g
+
+
+def cycle_lr(step: int, base_lr: float, warmup: int) -> float:
+    return base_lr * min(1.0, (step + 1) / max(1, warmup))
+
+
+def param_groups_no_decay(params: Iterator[torch.nn.Parameter], weight_decay: float):
+    decay, no_decay = [], []
+    for p in params:
+        (decay if p.dim() >= 2 else no_decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]

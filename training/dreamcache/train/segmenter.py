@@ -1,0 +1,124 @@
+"""Train the salient-object segmenter on generated composites with exact masks.
+
+    torchrun --nproc_per_node=4 -m dreamcache.train.segmenter --webp W --out runs/seg --minutes 3
+"""
+import argparse
+import json
+import os
+
+import torch
+import torch.nn.functional as F
+
+from ..models import Segmenter
+from ..models.config import PRESETS
+from .common import (EMA, Checkpoint, Dist, Log, TimeBox, autocast, cycle_lr, save_split, seeded_generator,
+                     setup_fast_math)
+from .data import add_data_args, make_generator
+
+
+def seg_batch(gen, batch, g, scenes):
+    kw = {"scenes": scenes} if scenes is not None else {}
+    return gen.segmenter_batch(batch, g, **kw)
+
+
+def recolor(img, g):
+    """Per-image RGB permutation, optional grey and inversion: the 24 training scenes become
+    many more colourings, so the net learns objectness rather than the scenes' palettes."""
+    b = img.shape[0]
+    perms = torch.tensor([[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]], device=img.device)
+    pick = perms[torch.randint(0, 6, (b,), generator=g, device=img.device)]
+    out = torch.gather(img, 1, pick[:, :, None, None].expand_as(img))
+    grey = torch.rand(b, 1, 1, 1, generator=g, device=img.device) < 0.15
+    out = torch.where(grey, out.mean(1, keepdim=True).expand_as(out), out)
+    inv = torch.rand(b, 1, 1, 1, generator=g, device=img.device) < 0.1
+    return torch.where(inv, 1 - out, out)
+
+
+@torch.no_grad()
+def evaluate_iou(seg, gen, device, scenes=None, n_batches=8, batch=64, seed=777):
+    """Mean per-image IoU of (prob > 0.5) against the exact mask."""
+    seg.eval()
+    ious = []
+    for i in range(n_batches):
+        img, mask = seg_batch(gen, batch, seeded_generator(seed, 0, i, device), scenes)
+        pred = seg(img) > 0.5
+        truth = mask > 0.5
+        inter = (pred & truth).flatten(1).sum(1).float()
+        union = (pred | truth).flatten(1).sum(1).float().clamp_min(1)
+        ious.append(inter / union)
+    seg.train()
+    return float(torch.cat(ious).mean())
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_data_args(ap)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--preset", default="tiny")
+    ap.add_argument("--minutes", type=float, default=3.0)
+    ap.add_argument("--max-steps", type=int, default=10 ** 9)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--log-every", type=int, default=50)
+    a = ap.parse_args(argv)
+    setup_fast_math()
+    d = Dist()
+    box = TimeBox(a.minutes)
+    cfg = PRESETS[a.preset](4096).segmenter
+    gen = make_generator(a, d.device, "train")
+    train_scenes, heldout_scenes = gen.scene_split() if hasattr(gen, "scene_split") else (None, None)
+    torch.manual_seed(a.seed)
+    seg = Segmenter(cfg).to(d.device)
+    ema = EMA(seg, 0.998)
+    opt = torch.optim.AdamW(seg.parameters(), lr=a.lr, weight_decay=1e-4)
+    ck = Checkpoint(os.path.join(a.out, "ckpt"))
+    step = 0
+    if ck.exists():
+        s = ck.load(d.device)
+        seg.load_state_dict(s["model"]); opt.load_state_dict(s["opt"]); ema.shadow = s["ema"]; step = s["step"]
+    model = d.wrap(seg)
+    log = Log(a.out, d.main)
+    log.write(event="start", step=step, world=d.world, params=sum(p.numel() for p in seg.parameters()))
+    while True:
+        g = seeded_generator(a.seed, d.rank, step, d.device)
+        img, mask = seg_batch(gen, a.batch, g, train_scenes)
+        img = recolor(img, g)
+        if img.shape[-1] != cfg.input_size:
+            img = F.interpolate(img, size=cfg.input_size, mode="bilinear", align_corners=False)
+            mask = F.interpolate(mask, size=cfg.input_size, mode="bilinear", align_corners=False)
+        for grp in opt.param_groups:
+            grp["lr"] = cycle_lr(step, a.lr, 100)
+        with autocast(d.device):
+            logits = model(img, True)
+        logits = logits.float()
+        bce = F.binary_cross_entropy_with_logits(logits, mask)
+        p = torch.sigmoid(logits)
+        dice = 1 - (2 * (p * mask).flatten(1).sum(1) + 1) / (p.flatten(1).sum(1) + mask.flatten(1).sum(1) + 1)
+        loss = bce + dice.mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        ema.update(seg, step)
+        step += 1
+        if step % a.log_every == 0:
+            log.write(step=step, loss=d.mean(loss.item()), bce=d.mean(bce.item()), sec=round(box.elapsed(), 1))
+        if d.any(box.over() or step >= a.max_steps):
+            break
+    if d.main:
+        ck.save(model=seg.state_dict(), opt=opt.state_dict(), ema=ema.shadow, step=step)
+        final = Segmenter(cfg).to(d.device)
+        final.load_state_dict(ema.shadow)
+        held = make_generator(a, d.device, "heldout")
+        meta = {"step": step,
+                "iou_train_subjects_train_scenes": evaluate_iou(final, gen, d.device, train_scenes),
+                "iou_heldout_subjects_heldout_scenes": evaluate_iou(final, held, d.device, heldout_scenes),
+                "heldout_scenes": heldout_scenes, "config": cfg.to_dict()}
+        json.dump(meta, open(os.path.join(a.out, "segmenter.json"), "w"), indent=1)
+        save_split(ema.shadow, os.path.join(a.out, "weights"), "segmenter", dtype=torch.float32)
+        log.write(event="done", **{k: v for k, v in meta.items() if k != "config"})
+    d.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Loss curves from trainer logs (log.jsonl) as a PNG, with PIL only (no matplotlib on CI).
+
+    python3 scripts/plot_losses.py OUT.png "title" LOG [LOG ...] [--key loss]
+Several logs of one resumed run are concatenated by step."""
+import argparse
+import json
+
+from PIL import Image, ImageDraw
+
+
+def read(paths, key):
+    pts = {}
+    for p in paths:
+        for line in open(p):
+            r = json.loads(line)
+            if "step" in r and key in r:
+                pts[r["step"]] = r[key]
+    return sorted(pts.items())
+
+
+def plot(series, title, out, w=640, h=360):
+    img = Image.new("RGB", (w, h), "white")
+    d = ImageDraw.Draw(img)
+    left, right, top, bottom = 60, w - 20, 30, h - 40
+    xs = [x for s in series.values() for x, _ in s]
+    ys = [y for s in series.values() for _, y in s]
+    x0, x1 = 0, max(xs)
+    y0, y1 = min(ys) * 0.95, max(ys) * 1.05
+    d.rectangle([left, top, right, bottom], outline="black")
+    d.text((left, 8), title, fill="black")
+    for i in range(5):
+        yv = y0 + (y1 - y0) * i / 4
+        yp = bottom - (bottom - top) * i / 4
+        d.line([left - 4, yp, left, yp], fill="black")
+        d.text((4, yp - 6), f"{yv:.3g}", fill="black")
+        xv = x0 + (x1 - x0) * i / 4
+        xp = left + (right - left) * i / 4
+        d.text((xp - 10, bottom + 6), f"{int(xv)}", fill="black")
+    d.text(((left + right) // 2 - 10, bottom + 22), "step", fill="black")
+    colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"]
+    for k, (name, s) in enumerate(series.items()):
+        pts = [(left + (right - left) * (x - x0) / max(1, x1 - x0), bottom - (bottom - top) * (y - y0) / (y1 - y0))
+               for x, y in s]
+        d.line(pts, fill=colors[k % 4], width=2)
+        d.text((right - 160, top + 8 + 14 * k), name, fill=colors[k % 4])
+    img.save(out)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out")
+    ap.add_argument("title")
+    ap.add_argument("logs", nargs="+")
+    ap.add_argument("--key", default="loss")
+    a = ap.parse_args()
+    plot({a.key: read(a.logs, a.key)}, a.title, a.out)
+
+
+if __name__ == "__main__":
+    main()
