@@ -2,8 +2,10 @@
 user's real weights take), for the GPU benchmark. The folder doubles as torch_bench.py's
 weights, so both runtimes time the same numbers.
 
-    python3 bench/gpu/make_sd15_pack.py --work DIR [--preset sd15|small] [--fp16-graph]
-writes DIR/sd-folder (diffusers layout) and DIR/pack (model pack). Skips work already done."""
+    python3 bench/gpu/make_sd15_pack.py --work DIR [--preset sd15|small] [--stage weights|fp32|fp16|all]
+writes DIR/sd-folder (diffusers layout) and DIR/pack (model pack: fp32 graphs, then float16
+graphs added on a CUDA machine). Each stage skips work already done, so the steps fit separate
+10-minute calls on the GPU box."""
 import argparse
 import contextlib
 import json
@@ -17,7 +19,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "training"))
 import torch  # noqa: E402
 
 from dreamcache import pack_check  # noqa: E402
-from dreamcache.convert_sd15 import convert  # noqa: E402
+from dreamcache.convert_sd15 import add_fp16_graphs, convert  # noqa: E402
 from dreamcache.diffusers_writer import adapter_state_dict, clip_style_vocab, write_sd_folder  # noqa: E402
 from dreamcache.export import randomize_adapters  # noqa: E402
 from dreamcache.models import AutoencoderKL, CLIPTextModel, UNet  # noqa: E402
@@ -52,46 +54,54 @@ def fast_init(device):
         torch.set_default_device("cpu")
 
 
+def write_weights(src: str, preset: str) -> None:
+    dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    ucfg, vcfg, tcfg = configs(preset)
+    torch.manual_seed(0)
+    with fast_init(dev):
+        unet, vae, te = UNet(ucfg), AutoencoderKL(vcfg), CLIPTextModel(tcfg)
+    unet, vae, te = unet.cpu(), vae.cpu(), te.cpu()
+    randomize_adapters(unet, scale=0.02)
+    vocab, merges = clip_style_vocab(["a", "photo", "of", "dog", "cat", "sks"], tcfg.vocab_size)
+    # fp16 files: what SD 1.5 downloads are, and half the disk and write time.
+    write_sd_folder(src, unet, vae, te, vocab, merges,
+                    dtypes={"unet": torch.float16, "vae": torch.float16, "text_encoder": torch.float16})
+    write_safetensors(os.path.join(src, "adapters.safetensors"),
+                      {k: v.half() for k, v in adapter_state_dict(unet).items()})
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", required=True)
     ap.add_argument("--preset", default="sd15", choices=["sd15", "small"])
-    ap.add_argument("--fp16-graph", action="store_true", help="also export true fp16 graphs (CUDA)")
+    ap.add_argument("--stage", default="all", choices=["weights", "fp32", "fp16", "all"],
+                    help="one step at a time (each resumable), or all; fp16 needs CUDA")
     ap.add_argument("--fp16-storage", action="store_true")
     ap.add_argument("--attention", default="math", choices=["math", "sdpa"],
                     help="sdpa exports the pattern onnxruntime's U-Net attention fusion matches (torch >= 2)")
     ap.add_argument("--segmenter-from", default=os.path.join(HERE, "..", "..", "public", "models", "dev-tiny"))
     a = ap.parse_args(argv)
     src, pack = os.path.join(a.work, "sd-folder"), os.path.join(a.work, "pack")
+    adapters = os.path.join(src, "adapters.safetensors")
+    log = lambda s: print(s, flush=True)
     t0 = time.time()
-    if not os.path.isfile(os.path.join(src, "adapters.safetensors")):
-        dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        ucfg, vcfg, tcfg = configs(a.preset)
-        torch.manual_seed(0)
-        with fast_init(dev):
-            unet, vae, te = UNet(ucfg), AutoencoderKL(vcfg), CLIPTextModel(tcfg)
-        unet, vae, te = unet.cpu(), vae.cpu(), te.cpu()
-        randomize_adapters(unet, scale=0.02)
-        vocab, merges = clip_style_vocab(["a", "photo", "of", "dog", "cat", "sks"], tcfg.vocab_size)
-        # fp16 files: what SD 1.5 downloads are, and half the disk and write time.
-        write_sd_folder(src, unet, vae, te, vocab, merges,
-                        dtypes={"unet": torch.float16, "vae": torch.float16, "text_encoder": torch.float16})
-        write_safetensors(os.path.join(src, "adapters.safetensors"),
-                          {k: v.half() for k, v in adapter_state_dict(unet).items()})
-        del unet, vae, te
-        print(f"weights written to {src} in {time.time() - t0:.0f} s", flush=True)
-    if os.path.isfile(os.path.join(pack, "manifest.json")) and not pack_check.check_pack(pack, check_graphs=False):
-        m = json.load(open(os.path.join(pack, "manifest.json")))
-        if a.fp16_graph <= ("fp16" in m["graphs"]["unet"]):
-            print(f"pack {pack} already complete", flush=True)
-            return 0
     if a.attention == "sdpa":
         set_attention_backend("sdpa")
-    convert(src, pack, adapters=os.path.join(src, "adapters.safetensors"), segmenter_from=a.segmenter_from,
-            name=f"bench-{a.preset}", version="0.0.1", description="Random SD 1.5-shaped weights for benchmarks.",
-            license_="MIT", fp16_storage=a.fp16_storage, fp16_graph=a.fp16_graph,
-            log=lambda s: print(s, flush=True))
-    print(f"make_sd15_pack done in {time.time() - t0:.0f} s", flush=True)
+    if a.stage in ("weights", "all", "fp32") and not os.path.isfile(adapters):
+        write_weights(src, a.preset)
+        log(f"weights written to {src} in {time.time() - t0:.0f} s")
+    manifest = os.path.join(pack, "manifest.json")
+    done = os.path.isfile(manifest) and not pack_check.check_pack(pack, check_graphs=False)
+    if a.stage in ("fp32", "all") and not done:
+        convert(src, pack, adapters=adapters, segmenter_from=a.segmenter_from, name=f"bench-{a.preset}",
+                version="0.0.1", description="Random SD 1.5-shaped weights for benchmarks.", license_="MIT",
+                fp16_storage=a.fp16_storage, log=log)
+    if a.stage in ("fp16", "all") and torch.cuda.is_available():
+        if "fp16" in json.load(open(manifest))["graphs"]["unet"]:
+            log(f"{pack} already has float16 graphs")
+        else:
+            add_fp16_graphs(src, pack, adapters, log=log)
+    log(f"make_sd15_pack --stage {a.stage} done in {time.time() - t0:.0f} s")
     return 0
 
 

@@ -19,7 +19,7 @@ STEPS=${STEPS:-50}
 RUNS=${RUNS:-10}
 PRESET=${PRESET:-sd15}
 EP=${EP:-webgpu}
-FP16_GRAPH=${FP16_GRAPH:-1}
+FP16_GRAPH=${FP16_GRAPH:-1}   # 0: no float16 graphs (CPU dry run)
 START=$(date +%s)
 left() { local l=$((BUDGET - ($(date +%s) - START))); [ "$l" -lt 1 ] && l=1; echo "$l"; }  # timeout 0 = no limit
 RES=$WORK/results
@@ -55,14 +55,31 @@ done
 log "node $("$WORK/node" --version), VK_DRIVER_FILES=${VK_DRIVER_FILES:-none found}"
 
 # --- 2. the pack: random SD 1.5 weights → diffusers folder → converter → pack ------------------
-if [ ! -f "$RES/pack.done" ]; then
-  log "making the SD 1.5 pack (fp32 + fp16 graphs)"
-  timeout "$(left)" python3 -W ignore bench/gpu/make_sd15_pack.py --work "$WORK" --preset "$PRESET" \
-    $([ "$FP16_GRAPH" = 1 ] && echo --fp16-graph) \
-    > "$RES/make_pack.log" 2>&1 && touch "$RES/pack.done"
-  tail -n 12 "$RES/make_pack.log" | tee -a "$OUT/run.log"
-  [ -f "$RES/pack.done" ] || { log "pack not finished: run again"; exit 1; }
-fi
+# Three steps, each resumable. The fp32 export of the 3.4 GB U-Net alone takes minutes, so each
+# step runs detached (setsid): if this call's time runs out, the step keeps going on the warm
+# machine and the next call of this script waits for it instead of starting over.
+stages="weights fp32"
+[ "$FP16_GRAPH" = 1 ] && stages="$stages fp16"
+for stage in $stages; do
+  done_f=$RES/pack-$stage.done
+  pid_f=$RES/pack-$stage.pid
+  [ -f "$done_f" ] && continue
+  if [ -f "$pid_f" ] && kill -0 "$(cat "$pid_f")" 2>/dev/null; then
+    log "make_sd15_pack --stage $stage: still running from an earlier call, waiting"
+  else
+    log "make_sd15_pack --stage $stage"
+    setsid bash -c "python3 -W ignore bench/gpu/make_sd15_pack.py --work '$WORK' --preset '$PRESET' --stage $stage \
+      > '$RES/make_pack_$stage.log' 2>&1 && touch '$done_f'" < /dev/null > /dev/null 2>&1 &
+    echo $! > "$pid_f"
+  fi
+  while [ ! -f "$done_f" ] && kill -0 "$(cat "$pid_f")" 2>/dev/null && [ "$(left)" -gt 5 ]; do sleep 3; done
+  grep -v '^\s' "$RES/make_pack_$stage.log" 2>/dev/null | tail -n 6 | tee -a "$OUT/run.log"
+  if [ ! -f "$done_f" ]; then
+    if kill -0 "$(cat "$pid_f")" 2>/dev/null; then log "pack stage $stage still running: call this script again"
+    else log "pack stage $stage FAILED: see make_pack_$stage.log"; fi
+    exit 1
+  fi
+done
 
 # --- 3. PyTorch CUDA fp16 -------------------------------------------------------------------------
 if ! grep -q '"complete": true' "$RES/torch.json" 2>/dev/null && [ "$(left)" -gt 60 ]; then
@@ -80,7 +97,7 @@ run_ort() {  # name, then ort_bench arguments
   log "$name"
   # The bench ends itself with SIGKILL (Node stalls 30-40 s at exit after ORT): hide the shell's notice.
   ( timeout "$(left)" "$WORK/node" bench/gpu/ort_bench.mjs --pack "$WORK/pack" --json "$RES/$name.json" \
-    --ep "$EP" --runs "$RUNS" --steps "$STEPS" "$@" > "$RES/$name.log" 2>&1 ) 2>/dev/null
+    --ep "$EP" --runs "$RUNS" --steps "$STEPS" "$@" > "$RES/$name.log" 2>&1; true ) 2>/dev/null
   grep -v '^\s*at ' "$RES/$name.log" | tail -n 25 | tee -a "$OUT/run.log"
 }
 run_ort ort_webgpu_fp16 --precision fp16 --graph-capture

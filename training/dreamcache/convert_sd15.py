@@ -3,7 +3,7 @@ weights) into a model pack (docs/model-pack.md, docs/sd15.md).
 
     python3 -m dreamcache.convert_sd15 --src stable-diffusion-v1-5/ --out packs/sd15 \\
         [--adapters dreamcache_adapters.safetensors] [--segmenter-from ../public/models/dev-tiny] \\
-        [--fp16-storage] [--fp16-graph]
+        [--fp16-storage] [--fp16-graph | --fp16-only]
 
 --fp16-storage  every fp32 graph keeps its weights as float16 + Cast (half the download, float32
                 arithmetic; works on any machine).
@@ -11,6 +11,7 @@ weights) into a model pack (docs/model-pack.md, docs/sd15.md).
                 for WebGPU with shader-f16. Tracing float16 convolutions needs CUDA: torch's CPU
                 kernels have no float16 convolution (torch 1.13), so this flag refuses to run
                 without a GPU.
+--fp16-only     add those float16 graphs to a pack already converted (on a CPU machine, say).
 Graphs whose weights pass 2 GB (the fp32 SD 1.5 U-Net, 3.4 GB) are written with ONNX external
 data: `unet.onnx` + `unet.onnx.data`, both listed in the manifest."""
 import argparse
@@ -88,6 +89,51 @@ def graph_specs(unet: UNet, vae: AutoencoderKL, te: CLIPTextModel, size: int, ma
     ]
 
 
+def write_fp16_graphs(unet: UNet, vae: AutoencoderKL, te: CLIPTextModel, out_dir: str, graphs: Dict, size: int,
+                      max_len: int, external_over: int, log) -> None:
+    """Traces the models in float16 on the GPU and adds `*.fp16.onnx` entries to `graphs`."""
+    if not torch.cuda.is_available():
+        raise ConversionError("float16 graphs are traced on a CUDA GPU (torch has no float16 convolution on CPU); "
+                              "use --fp16-storage here")
+    dev = torch.device("cuda")
+    for m in (unet, vae, te):
+        m.to(dev).half()
+    for spec in graph_specs(unet, vae, te, size, max_len):
+        t = time.time()
+        r = write_graph(HalfGraph(spec["module"], spec["keep"]), to_device(spec["args"], dev), out_dir,
+                        f"{spec['role']}.fp16.onnx", spec["inputs"], spec["outputs"], spec["dyn"],
+                        external_over=external_over)
+        graphs[spec["role"]].update({"fp16": r["file"], **({"fp16Data": r["data"]} if r["data"] else {})})
+        log(f"  {r['file']} in {time.time() - t:.0f} s")
+    for m in (unet, vae, te):
+        m.float().cpu()
+
+
+def add_fp16_graphs(src: str, out_dir: str, adapters: Optional[str] = None, external_over: int = EXTERNAL_DATA_OVER,
+                    log=print) -> Dict:
+    """Adds float16 graphs to a pack this converter wrote from the same weights (e.g. converted on a
+    CPU machine, fp16 added on a GPU one); the fingerprint (fp32 U-Net) does not change."""
+    mp = os.path.join(out_dir, "manifest.json")
+    if not os.path.isfile(mp):
+        raise ConversionError(f"{out_dir}: no manifest.json to add float16 graphs to")
+    manifest = json.load(open(mp, encoding="utf-8"))
+    torch.manual_seed(0)
+    unet, vae, te, _ = load_sd_folder(src, adapters)
+    if sum(p.numel() for p in unet.parameters()) - manifest["unet"]["adapterParameters"] != manifest["unet"]["parameters"]:
+        raise ConversionError(f"{src} is not the model the pack at {out_dir} was converted from")
+    write_fp16_graphs(unet, vae, te, out_dir, manifest["graphs"], manifest["image"]["size"],
+                      manifest["tokenizer"]["maxLength"], external_over, log)
+    manifest["files"] = pack_check.file_entries(out_dir)
+    with open(mp, "w") as f:
+        json.dump(manifest, f, indent=2)
+        f.write("\n")
+    errors = pack_check.check_pack(out_dir)
+    if errors:
+        raise ConversionError("the pack fails the contract after adding float16 graphs:\n  " + "\n  ".join(errors))
+    log(f"added float16 graphs to {out_dir}")
+    return manifest
+
+
 def convert(src: str, out_dir: str, adapters: Optional[str] = None, segmenter_from: Optional[str] = None,
             name: str = "sd15", version: str = "1.0.0", description: str = "", license_: str = DEFAULT_LICENSE,
             fp16_storage: bool = False, fp16_graph: bool = False, image_size: Optional[int] = None,
@@ -131,18 +177,7 @@ def convert(src: str, out_dir: str, adapters: Optional[str] = None, segmenter_fr
         layers = spec.get("layers", layers)
     graphs["segmenter"] = {"fp32": "segmenter.onnx"}
     if fp16_graph:
-        dev = torch.device("cuda")
-        for m in (unet, vae, te):
-            m.to(dev).half()
-        for spec in graph_specs(unet, vae, te, size, max_len):
-            t = time.time()
-            r = write_graph(HalfGraph(spec["module"], spec["keep"]), to_device(spec["args"], dev), out_dir,
-                            f"{spec['role']}.fp16.onnx", spec["inputs"], spec["outputs"], spec["dyn"],
-                            external_over=external_over)
-            graphs[spec["role"]].update({"fp16": r["file"], **({"fp16Data": r["data"]} if r["data"] else {})})
-            log(f"  {r['file']} in {time.time() - t:.0f} s")
-        for m in (unet, vae, te):
-            m.float().cpu()
+        write_fp16_graphs(unet, vae, te, out_dir, graphs, size, max_len, external_over, log)
 
     n_adapter = sum(p.numel() for p in unet.adapter_parameters())
     trained_adapters = adapters is not None
@@ -197,8 +232,13 @@ def main(argv=None) -> int:
     ap.add_argument("--image-size", type=int, help="pixels (default: unet sample_size x VAE downsampling, 512)")
     ap.add_argument("--fp16-storage", action="store_true", help="float16 weights + Cast in the fp32 graphs")
     ap.add_argument("--fp16-graph", action="store_true", help="also write true float16 graphs (needs CUDA)")
+    ap.add_argument("--fp16-only", action="store_true",
+                    help="add float16 graphs (needs CUDA) to the pack already at --out, converted from the same --src")
     a = ap.parse_args(argv)
     try:
+        if a.fp16_only:
+            add_fp16_graphs(a.src, a.out, a.adapters)
+            return 0
         convert(a.src, a.out, a.adapters, a.segmenter_from, a.name, a.version, a.description, a.license,
                 a.fp16_storage, a.fp16_graph, a.image_size)
     except ConversionError as err:

@@ -280,3 +280,14 @@ def test_graphs_torch_spilled_into_many_files_become_one_data_file(tmp_path):
     got = run_ort_external(str(tmp_path), str(out / "g.onnx"), {"x": x.numpy()}, ["y"], str(out / "g.onnx.data"))
     with torch.no_grad():
         assert max_diff(got["y"], lin(x)) < 1e-5
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only refusal")
+def test_float16_graphs_need_cuda(converted, tmp_path):
+    from dreamcache.convert_sd15 import add_fp16_graphs
+    _, src, out, _, _, _ = converted
+    with pytest.raises(ConversionError, match="CUDA"):
+        convert(src, str(tmp_path / "p"), segmenter_from=DEV_PACK, fp16_graph=True, log=lambda *_: None)
+    with pytest.raises(ConversionError, match="CUDA"):
+        add_fp16_graphs(src, out, os.path.join(os.path.dirname(src), "adapters.safetensors"), log=lambda *_: None)
+    assert pack_check.check_pack(out) == []

@@ -61,6 +61,7 @@ def main(argv=None):
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--log-every", type=int, default=50)
+    ap.add_argument("--eval-batches", type=int, default=8, help="batches of 64 for the final IoU")
     a = ap.parse_args(argv)
     setup_fast_math()
     d = Dist()
@@ -111,8 +112,8 @@ def main(argv=None):
         final.load_state_dict(ema.shadow)
         held = make_generator(a, d.device, "heldout")
         meta = {"step": step,
-                "iou_train_subjects_train_scenes": evaluate_iou(final, gen, d.device, train_scenes),
-                "iou_heldout_subjects_heldout_scenes": evaluate_iou(final, held, d.device, heldout_scenes),
+                "iou_train_subjects_train_scenes": evaluate_iou(final, gen, d.device, train_scenes, a.eval_batches),
+                "iou_heldout_subjects_heldout_scenes": evaluate_iou(final, held, d.device, heldout_scenes, a.eval_batches),
                 "heldout_scenes": heldout_scenes, "config": cfg.to_dict()}
         json.dump(meta, open(os.path.join(a.out, "segmenter.json"), "w"), indent=1)
         save_split(ema.shadow, os.path.join(a.out, "weights"), "segmenter", dtype=torch.float32)

@@ -57,6 +57,7 @@ def main(argv=None):
     ap.add_argument("--kl", type=float, default=1e-6)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--log-every", type=int, default=50)
+    ap.add_argument("--eval-batches", type=int, default=4, help="batches of 64 for the final PSNR")
     a = ap.parse_args(argv)
     setup_fast_math()
     d = Dist()
@@ -102,8 +103,8 @@ def main(argv=None):
         ck.save(model=vae.state_dict(), opt=opt.state_dict(), ema=ema.shadow, step=step)
         final = AutoencoderKL(cfg).to(d.device)
         final.load_state_dict(ema.shadow)
-        train_eval = evaluate(final, gen, d.device)
-        held = evaluate(final, make_generator(a, d.device, "heldout"), d.device)
+        train_eval = evaluate(final, gen, d.device, a.eval_batches)
+        held = evaluate(final, make_generator(a, d.device, "heldout"), d.device, a.eval_batches)
         meta = {"step": step, "psnr_train": train_eval["psnr"], "psnr_heldout": held["psnr"],
                 "latent_std": train_eval["latent_std"], "scaling_factor": 1.0 / train_eval["latent_std"],
                 "config": cfg.to_dict()}

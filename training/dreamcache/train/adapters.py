@@ -1,0 +1,159 @@
+"""Train the DreamCache adapters on the frozen base model (U-Net, text encoder, VAE).
+
+For each triplet: the reference (subject cut out on white, augmented) is VAE-encoded, noised to
+t = 1 and run through the frozen U-Net with the empty prompt at gate 0; the transformer inputs
+of the cached layers are the per-sample cache. The target is then denoised at gate 1 with that
+cache and its caption (empty with p = 0.07). Only adapter parameters (norm_mem, attn_mem,
+proj_mem) train. Reference dropout (p = 0.1) swaps the cache for the runtime's "no subject"
+input — one zero row — so adapters given no reference learn to leave the base model's
+prediction alone, which keeps e_i − e_u a pure image-guidance direction.
+
+    torchrun --nproc_per_node=4 -m dreamcache.train.adapters --webp W --base checkpoints/tiny-emoji-v1 --out runs/adapters --minutes 8
+"""
+import argparse
+import json
+import os
+
+import torch
+
+from ..models import CLIPTextModel, UNet, is_adapter_param, set_attention_backend
+from ..models.config import PRESETS
+from ..schedule import alphas_cumprod, q_sample
+from ..tokenizer_any import load_tokenizer
+from .base import load_vae
+from .common import (EMA, Checkpoint, Dist, Log, TimeBox, autocast, cycle_lr, load_split, save_split,
+                     seeded_generator, setup_fast_math)
+from .data import add_data_args, make_generator
+
+CACHE_TIMESTEP = 1
+
+
+class AdapterState(torch.nn.Module):
+    """The trainable part only, so EMA and checkpoints hold adapter tensors alone."""
+
+    def __init__(self, unet: UNet):
+        super().__init__()
+        self.names = [n for n, _ in unet.named_parameters() if is_adapter_param(n)]
+        self.params = torch.nn.ParameterList([p for n, p in unet.named_parameters() if is_adapter_param(n)])
+
+    def state(self):
+        return {n: p for n, p in zip(self.names, self.params)}
+
+
+def load_base(folder: str, preset: str, vocab: int, device):
+    cfg = PRESETS[preset](vocab)
+    unet = UNet(cfg.unet)
+    base = {k: v.float() for k, v in load_split(folder, "unet").items()}
+    missing, unexpected = unet.load_state_dict(base, strict=False)
+    assert not unexpected and all(is_adapter_param(k) for k in missing), (missing[:3], unexpected[:3])
+    te = CLIPTextModel(cfg.text_encoder)
+    te.load_state_dict({k: v.float() for k, v in load_split(folder, "text_encoder").items()})
+    for n, p in unet.named_parameters():
+        p.requires_grad_(is_adapter_param(n))
+    te.requires_grad_(False)
+    return cfg, unet.to(device), te.to(device).eval()
+
+
+@torch.no_grad()
+def reference_cache(unet, vae, reference, ctx_empty, acp, g):
+    """Per-sample caches {layer: [B, H·W, C]} from one frozen U-Net pass at t = CACHE_TIMESTEP."""
+    x0 = vae.encode_moments(reference)[0].float() * vae.config.scaling_factor
+    t = torch.full((x0.shape[0],), CACHE_TIMESTEP, device=x0.device, dtype=torch.long)
+    noise = torch.randn(x0.shape, generator=g, device=x0.device)
+    x1 = q_sample(x0, t, noise, acp)
+    gate = torch.zeros(x0.shape[0], device=x0.device)
+    _, feats = unet(x1, t.float(), ctx_empty, gate, {}, return_features=True)
+    return {k: v.float() for k, v in feats.items()}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_data_args(ap)
+    ap.add_argument("--base", required=True, help="folder with unet/text_encoder/vae parts + vae.json")
+    ap.add_argument("--tokenizer", default=os.path.join(os.path.dirname(__file__), "..", "..", "data", "tokenizer.json"))
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--preset", default="tiny")
+    ap.add_argument("--minutes", type=float, default=8.0)
+    ap.add_argument("--max-steps", type=int, default=10 ** 9)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--empty", type=float, default=0.07)
+    ap.add_argument("--ref-dropout", type=float, default=0.1)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--log-every", type=int, default=50)
+    ap.add_argument("--ckpt-every-min", type=float, default=3.0)
+    a = ap.parse_args(argv)
+    setup_fast_math()
+    if torch.cuda.is_available():
+        set_attention_backend("sdpa")
+    d = Dist()
+    box = TimeBox(a.minutes)
+    tok = load_tokenizer(a.tokenizer)
+    cfg, unet, te = load_base(a.base, a.preset, tok.vocab_size, d.device)
+    vae = load_vae(a.base, a.preset, d.device)
+    gen = make_generator(a, d.device, "train")
+    adapters = AdapterState(unet)
+    ema = EMA(adapters, 0.999)
+    opt = torch.optim.AdamW(adapters.parameters(), lr=a.lr, betas=(0.9, 0.99), weight_decay=0.0)
+    ck = Checkpoint(os.path.join(a.out, "ckpt"))
+    step = 0
+    if ck.exists():
+        s = ck.load(d.device)
+        adapters.load_state_dict(s["model"]); opt.load_state_dict(s["opt"]); ema.shadow = s["ema"]; step = s["step"]
+    model = d.wrap(unet)
+    acp = alphas_cumprod().to(d.device)
+    with torch.no_grad():
+        empty = te(tok.encode_batch([""]).to(d.device))
+    log = Log(a.out, d.main)
+    log.write(event="start", step=step, world=d.world, batch=a.batch,
+              adapter_params=sum(p.numel() for p in adapters.parameters()))
+    last_ck = box.elapsed()
+    while True:
+        g = seeded_generator(a.seed, d.rank, step, d.device)
+        b = gen.batch(a.batch, g)
+        B = len(b["caption"])
+        u = torch.rand(B, generator=g, device=d.device).tolist()
+        caps = [c if float(x) >= a.empty else "" for c, x in zip(b["caption"], u)]
+        with torch.no_grad(), autocast(d.device):
+            ctx = te(tok.encode_batch(caps).to(d.device)).float()
+            cache = reference_cache(unet, vae, b["reference"], empty.expand(B, -1, -1), acp, g)
+            x0 = vae.encode_moments(b["target"])[0].float() * vae.config.scaling_factor
+        drop = torch.rand(B, generator=g, device=d.device) < a.ref_dropout
+        # A zeroed cache attends like the runtime's one zero row ("no subject"): zero keys give
+        # uniform weights over zero values.
+        keep = (~drop).float()[:, None, None]
+        cache = {k: v * keep for k, v in cache.items()}
+        t = torch.randint(0, acp.shape[0], (B,), generator=g, device=d.device)
+        noise = torch.randn(x0.shape, generator=g, device=d.device)
+        x_t = q_sample(x0, t, noise, acp)
+        for grp in opt.param_groups:
+            grp["lr"] = cycle_lr(step, a.lr, 200)
+        with autocast(d.device):
+            pred = model(x_t, t.float(), ctx, torch.ones(B, device=d.device), cache)
+        loss = (pred.float() - noise).pow(2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(adapters.parameters(), 1.0)
+        opt.step()
+        ema.update(adapters, step)
+        step += 1
+        if step % a.log_every == 0:
+            log.write(step=step, loss=d.mean(loss.item()), sec=round(box.elapsed(), 1))
+        stop = d.any(box.over() or step >= a.max_steps)
+        if d.main and (stop or box.elapsed() - last_ck > a.ckpt_every_min * 60):
+            ck.save(model=adapters.state_dict(), opt=opt.state_dict(), ema=ema.shadow, step=step)
+            last_ck = box.elapsed()
+        if stop:
+            break
+    if d.main:
+        names = adapters.names
+        shadow = {names[int(k.split(".")[1])]: v for k, v in ema.shadow.items()}
+        save_split(shadow, os.path.join(a.out, "weights"), "adapters")
+        json.dump({"step": step, "adapter_parameters": sum(p.numel() for p in adapters.parameters()),
+                   "cache_timestep": CACHE_TIMESTEP}, open(os.path.join(a.out, "adapters.json"), "w"), indent=1)
+        log.write(event="done", step=step)
+    d.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""The training pipeline end to end on CPU at toy scale: VAE → base model → adapters → segmenter →
+pack export. Proves the scripts the GPU box runs (argument handling, resume, split weights, the
+exporter's --weights path) before any GPU minute is spent."""
+import json
+import os
+import shutil
+
+import pytest
+
+from dreamcache import pack_check
+from dreamcache.export import main as export_main
+from dreamcache.train import adapters, base, segmenter, vae
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+WEBP = os.path.join(ROOT, "node_modules", "@lobehub", "fluent-emoji-3d", "assets")
+
+
+@pytest.fixture(scope="module")
+def webp_dir():
+    if not os.path.isdir(WEBP):
+        pytest.skip("subject art not installed (npm install brings @lobehub/fluent-emoji-3d)")
+    return WEBP
+
+
+def test_pipeline_trains_resumes_and_exports(webp_dir, tmp_path):
+    runs = str(tmp_path)
+    common = ["--webp", webp_dir, "--preset", "dev-tiny", "--log-every", "1"]
+    vae.main(common + ["--out", f"{runs}/vae", "--max-steps", "1", "--batch", "4", "--eval-batches", "1"])
+    meta = json.load(open(f"{runs}/vae/vae.json"))
+    assert meta["scaling_factor"] > 0 and "psnr_heldout" in meta
+
+    base.main(common + ["--vae", f"{runs}/vae", "--out", f"{runs}/base", "--max-steps", "1", "--batch", "4"])
+    base.main(common + ["--vae", f"{runs}/vae", "--out", f"{runs}/base", "--max-steps", "2", "--batch", "4"])
+    steps = [json.loads(l)["step"] for l in open(f"{runs}/base/log.jsonl") if '"done"' in l]
+    assert steps == [1, 2], "the second run must resume from the first one's checkpoint"
+
+    segmenter.main(common + ["--out", f"{runs}/seg", "--max-steps", "1", "--batch", "4", "--eval-batches", "1"])
+    seg_meta = json.load(open(f"{runs}/seg/segmenter.json"))
+    assert seg_meta["heldout_scenes"], "the segmenter must be scored on scenes it never trained on"
+
+    weights = f"{runs}/weights"
+    os.makedirs(weights)
+    for src in (f"{runs}/vae/weights", f"{runs}/base/weights", f"{runs}/seg/weights"):
+        for f in os.listdir(src):
+            shutil.copy(os.path.join(src, f), weights)
+    shutil.copy(f"{runs}/vae/vae.json", weights)
+    adapters.main(common + ["--base", weights, "--out", f"{runs}/adapters", "--max-steps", "1", "--batch", "4"])
+    for f in os.listdir(f"{runs}/adapters/weights"):
+        shutil.copy(os.path.join(f"{runs}/adapters/weights", f), weights)
+
+    tok = os.path.join(ROOT, "training", "data", "tokenizer.json")
+    export_main(["--preset", "dev-tiny", "--weights", weights, "--tokenizer", tok, "--out", f"{runs}/pack",
+                 "--name", "pipeline-test"])
+    assert pack_check.check_pack(f"{runs}/pack") == []
+    m = json.load(open(f"{runs}/pack/manifest.json"))
+    assert m["trained"] is True and abs(m["latent"]["scalingFactor"] - meta["scaling_factor"]) < 1e-9
