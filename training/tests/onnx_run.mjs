@@ -1,6 +1,8 @@
 // Runs one ONNX graph with onnxruntime-web (wasm, the runtime the app ships) for the Python
 // parity tests: node onnx_run.mjs <dir>, where <dir>/spec.json names the model, the inputs
-// (raw little-endian .bin files) and the outputs to write back.
+// (raw little-endian .bin files) and the outputs to write back, and optionally
+// "externalData": [{"path": "<location in the graph>", "file": "<file to read>"}], passed to
+// onnxruntime-web as the app passes it (src/runtime/sessions.ts).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-web';
@@ -8,7 +10,11 @@ import * as ort from 'onnxruntime-web';
 const dir = process.argv[2];
 const spec = JSON.parse(readFileSync(join(dir, 'spec.json'), 'utf8'));
 ort.env.wasm.numThreads = 1;
-const session = await ort.InferenceSession.create(readFileSync(spec.model));
+const options = {};
+if (spec.externalData) {
+  options.externalData = spec.externalData.map((e) => ({ path: e.path, data: readFileSync(e.file) }));
+}
+const session = await ort.InferenceSession.create(readFileSync(spec.model), options);
 const feeds = {};
 for (const [name, inp] of Object.entries(spec.inputs)) {
   const buf = readFileSync(join(dir, inp.file));

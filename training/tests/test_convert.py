@@ -29,21 +29,6 @@ WORDS = ["a", "photo", "of", "cat", "dog", "on", "the", "beach", "red"]
 VOCAB_SIZE = 1000
 
 
-def run_ort_external(tmp, model, inputs, outputs, data_file):
-    """run_ort (test_export) for a graph with external data, through onnx_run_ext.mjs."""
-    d = os.path.join(tmp, "io")
-    os.makedirs(d, exist_ok=True)
-    spec = {"model": model, "inputs": {}, "outputs": outputs,
-            "externalData": [{"path": os.path.basename(data_file), "file": data_file}]}
-    for name, arr in inputs.items():
-        arr.astype(np.float32).tofile(os.path.join(d, name + ".bin"))
-        spec["inputs"][name] = {"file": name + ".bin", "dtype": "float32", "dims": list(arr.shape)}
-    json.dump(spec, open(os.path.join(d, "spec.json"), "w"))
-    subprocess.run(["node", os.path.join(HERE, "onnx_run_ext.mjs"), d], check=True, cwd=ROOT, timeout=300)
-    dims = json.load(open(os.path.join(d, "outputs.json")))
-    return {n: np.fromfile(os.path.join(d, n + ".out.bin"), dtype=np.float32).reshape(dims[n]) for n in outputs}
-
-
 def small_models(seed=0):
     """SD architecture (CrossAttn down/up blocks, mid transformer, GEGLU, CLIP text, f=8 VAE), tiny widths."""
     torch.manual_seed(seed)
@@ -132,8 +117,8 @@ def test_unet_matches_pytorch_in_onnxruntime_web(converted):
     names = [l["name"] for l in layers]
     inputs = {"sample": x.numpy(), "timestep": t.numpy(), "encoder_hidden_states": ctx.numpy(), "adapter_gate": gate.numpy()}
     inputs.update({f"cache_{n}": caches[n].numpy() for n in names})
-    res = run_ort_external(tmp, os.path.join(out, "unet.onnx"), inputs,
-                           ["noise_pred"] + [f"features_{n}" for n in names], os.path.join(out, "unet.onnx.data"))
+    res = run_ort(tmp, os.path.join(out, "unet.onnx"), inputs,
+                  ["noise_pred"] + [f"features_{n}" for n in names], os.path.join(out, "unet.onnx.data"))
     assert max_diff(res["noise_pred"], ref) < 1e-4
     for n in names:
         assert max_diff(res[f"features_{n}"], feats[n]) < 1e-4
@@ -277,7 +262,7 @@ def test_graphs_torch_spilled_into_many_files_become_one_data_file(tmp_path):
     assert data == "g.onnx.data" and sorted(os.listdir(out)) == ["g.onnx", "g.onnx.data"]
     assert external_files(str(out / "g.onnx")) == ["g.onnx.data"]
     x = torch.randn(2, 64)
-    got = run_ort_external(str(tmp_path), str(out / "g.onnx"), {"x": x.numpy()}, ["y"], str(out / "g.onnx.data"))
+    got = run_ort(str(tmp_path), str(out / "g.onnx"), {"x": x.numpy()}, ["y"], str(out / "g.onnx.data"))
     with torch.no_grad():
         assert max_diff(got["y"], lin(x)) < 1e-5
 

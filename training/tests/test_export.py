@@ -19,11 +19,14 @@ TOKENIZER = os.path.join(ROOT, "training", "data", "tokenizer.json")
 DEV_PACK = os.path.join(ROOT, "public", "models", "dev-tiny")
 
 
-def run_ort(tmp, model, inputs, outputs):
-    """Runs a graph through onnxruntime-web (wasm) in Node; returns {name: ndarray}."""
+def run_ort(tmp, model, inputs, outputs, data_file=None):
+    """Runs a graph through onnxruntime-web (wasm) in Node; returns {name: ndarray}. data_file:
+    the graph's ONNX external data, if it has any."""
     d = os.path.join(tmp, "io")
     os.makedirs(d, exist_ok=True)
     spec = {"model": model, "inputs": {}, "outputs": outputs}
+    if data_file:
+        spec["externalData"] = [{"path": os.path.basename(data_file), "file": data_file}]
     for name, arr in inputs.items():
         dtype = "int64" if arr.dtype == np.int64 else "float32"
         arr.astype(np.int64 if dtype == "int64" else np.float32).tofile(os.path.join(d, name + ".bin"))

@@ -3,7 +3,7 @@
 Module and parameter names follow diffusers' UNet2DConditionModel, so a diffusers SD 1.5
 state dict loads into `UNet(sd15().unet)` without renaming (adapter weights are extra keys)."""
 import math
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional
 
 import torch
 import torch.nn.functional as F

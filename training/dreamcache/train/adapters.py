@@ -21,7 +21,7 @@ from ..models.config import PRESETS
 from ..schedule import alphas_cumprod, q_sample
 from ..tokenizer_any import load_tokenizer
 from .base import load_vae
-from .common import (EMA, Checkpoint, Dist, Log, TimeBox, autocast, cycle_lr, load_split, save_split,
+from .common import (EMA, Checkpoint, Dist, Log, StepLoop, TimeBox, autocast, cycle_lr, load_split, save_split,
                      seeded_generator, setup_fast_math)
 from .data import add_data_args, make_generator
 
@@ -107,7 +107,7 @@ def main(argv=None):
     log = Log(a.out, d.main)
     log.write(event="start", step=step, world=d.world, batch=a.batch,
               adapter_params=sum(p.numel() for p in adapters.parameters()))
-    last_ck = box.elapsed()
+    loop = StepLoop(d, box, log, ck, a.max_steps, a.log_every, a.ckpt_every_min)
     while True:
         g = seeded_generator(a.seed, d.rank, step, d.device)
         b = gen.batch(a.batch, g)
@@ -131,19 +131,9 @@ def main(argv=None):
         with autocast(d.device):
             pred = model(x_t, t.float(), ctx, torch.ones(B, device=d.device), cache)
         loss = (pred.float() - noise).pow(2).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(adapters.parameters(), 1.0)
-        opt.step()
-        ema.update(adapters, step)
-        step += 1
-        if step % a.log_every == 0:
-            log.write(step=step, loss=d.mean(loss.item()), sec=round(box.elapsed(), 1))
-        stop = d.any(box.over() or step >= a.max_steps)
-        if d.main and (stop or box.elapsed() - last_ck > a.ckpt_every_min * 60):
-            ck.save(model=adapters.state_dict(), opt=opt.state_dict(), ema=ema.shadow, step=step)
-            last_ck = box.elapsed()
-        if stop:
+        step = loop.update(loss, opt, adapters.parameters(), ema, adapters, step)
+        if loop.finish(step, lambda: dict(model=adapters.state_dict(), opt=opt.state_dict(), ema=ema.shadow,
+                                          step=step), loss=loss.item()):
             break
     if d.main:
         names = adapters.names

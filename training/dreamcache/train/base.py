@@ -8,14 +8,13 @@ import json
 import os
 
 import torch
-import torch.nn.functional as F
 
 from ..models import AutoencoderKL, CLIPTextModel, UNet, set_attention_backend
 from ..models.config import PRESETS
 from ..schedule import alphas_cumprod, q_sample
 from ..tokenizer_any import load_tokenizer
-from .common import (EMA, Checkpoint, Dist, Log, TimeBox, autocast, cycle_lr, load_split, param_groups_no_decay,
-                     save_split, seeded_generator, setup_fast_math)
+from .common import (EMA, Checkpoint, Dist, Log, StepLoop, TimeBox, autocast, cycle_lr, load_split,
+                     param_groups_no_decay, save_split, seeded_generator, setup_fast_math)
 from .data import add_data_args, make_generator
 
 
@@ -93,7 +92,7 @@ def main(argv=None):
     log.write(event="start", step=step, world=d.world, batch=a.batch,
               unet_params=sum(p.numel() for p in net.unet.parameters()),
               text_params=sum(p.numel() for p in net.text_encoder.parameters()))
-    last_ck = box.elapsed()
+    loop = StepLoop(d, box, log, ck, a.max_steps, a.log_every, a.ckpt_every_min)
     while True:
         g = seeded_generator(a.seed, d.rank, step, d.device)
         b = gen.batch(a.batch, g)
@@ -113,19 +112,9 @@ def main(argv=None):
             snr = acp[t] / (1 - acp[t])
             err = err * (snr.clamp(max=a.min_snr) / snr)
         loss = err.mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-        opt.step()
-        ema.update(net, step)
-        step += 1
-        if step % a.log_every == 0:
-            log.write(step=step, loss=d.mean(loss.item()), sec=round(box.elapsed(), 1))
-        stop = d.any(box.over() or step >= a.max_steps)
-        if d.main and (stop or box.elapsed() - last_ck > a.ckpt_every_min * 60):
-            ck.save(model=net.state_dict(), opt=opt.state_dict(), ema=ema.shadow, step=step)
-            last_ck = box.elapsed()
-        if stop:
+        step = loop.update(loss, opt, net.parameters(), ema, net, step)
+        if loop.finish(step, lambda: dict(model=net.state_dict(), opt=opt.state_dict(), ema=ema.shadow, step=step),
+                       loss=loss.item()):
             break
     if d.main:
         un = {k[len("unet."):]: v for k, v in ema.shadow.items() if k.startswith("unet.")}

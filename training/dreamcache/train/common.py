@@ -187,3 +187,35 @@ def param_groups_no_decay(params: Iterator[torch.nn.Parameter], weight_decay: fl
     for p in params:
         (decay if p.dim() >= 2 else no_decay).append(p)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+class StepLoop:
+    """The end of every training step, shared by the trainers: optimizer update with clipping and
+    EMA, logging, one stop decision for all ranks (time box or step cap), periodic checkpoints."""
+
+    def __init__(self, d: Dist, box: TimeBox, log: Log, ck: Checkpoint, max_steps: int, log_every: int,
+                 ckpt_every_min: float = float("inf")):
+        self.d, self.box, self.log, self.ck = d, box, log, ck
+        self.max_steps, self.log_every, self.ckpt_every = max_steps, log_every, ckpt_every_min * 60
+        self.last_ck = box.elapsed()
+
+    def update(self, loss, opt, params, ema: EMA, module: torch.nn.Module, step: int, clip: float = 1.0) -> int:
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if clip:
+            torch.nn.utils.clip_grad_norm_(params, clip)
+        opt.step()
+        ema.update(module, step)
+        return step + 1
+
+    def finish(self, step: int, state, **logged) -> bool:
+        """Logs, checkpoints when due or stopping (state() builds the checkpoint dict on rank 0);
+        returns True when every rank must stop."""
+        if step % self.log_every == 0:
+            self.log.write(step=step, **{k: self.d.mean(float(v)) for k, v in logged.items()},
+                           sec=round(self.box.elapsed(), 1))
+        stop = self.d.any(self.box.over() or step >= self.max_steps)
+        if self.d.main and (stop or self.box.elapsed() - self.last_ck > self.ckpt_every):
+            self.ck.save(**state())
+            self.last_ck = self.box.elapsed()
+        return stop

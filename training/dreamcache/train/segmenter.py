@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from ..models import Segmenter
 from ..models.config import PRESETS
-from .common import (EMA, Checkpoint, Dist, Log, TimeBox, autocast, cycle_lr, save_split, seeded_generator,
+from .common import (EMA, Checkpoint, Dist, Log, StepLoop, TimeBox, autocast, cycle_lr, save_split, seeded_generator,
                      setup_fast_math)
 from .data import add_data_args, make_generator
 
@@ -81,6 +81,7 @@ def main(argv=None):
     model = d.wrap(seg)
     log = Log(a.out, d.main)
     log.write(event="start", step=step, world=d.world, params=sum(p.numel() for p in seg.parameters()))
+    loop = StepLoop(d, box, log, ck, a.max_steps, a.log_every)
     while True:
         g = seeded_generator(a.seed, d.rank, step, d.device)
         img, mask = seg_batch(gen, a.batch, g, train_scenes)
@@ -97,17 +98,11 @@ def main(argv=None):
         p = torch.sigmoid(logits)
         dice = 1 - (2 * (p * mask).flatten(1).sum(1) + 1) / (p.flatten(1).sum(1) + mask.flatten(1).sum(1) + 1)
         loss = bce + dice.mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        ema.update(seg, step)
-        step += 1
-        if step % a.log_every == 0:
-            log.write(step=step, loss=d.mean(loss.item()), bce=d.mean(bce.item()), sec=round(box.elapsed(), 1))
-        if d.any(box.over() or step >= a.max_steps):
+        step = loop.update(loss, opt, seg.parameters(), ema, seg, step, clip=0)
+        if loop.finish(step, lambda: dict(model=seg.state_dict(), opt=opt.state_dict(), ema=ema.shadow, step=step),
+                       loss=loss.item(), bce=bce.item()):
             break
     if d.main:
-        ck.save(model=seg.state_dict(), opt=opt.state_dict(), ema=ema.shadow, step=step)
         final = Segmenter(cfg).to(d.device)
         final.load_state_dict(ema.shadow)
         held = make_generator(a, d.device, "heldout")

@@ -4,16 +4,14 @@
 """
 import argparse
 import json
-import math
 import os
 
 import torch
-import torch.nn.functional as F
 
 from ..models import AutoencoderKL
 from ..models.config import PRESETS
-from .common import (EMA, Checkpoint, Dist, Log, TimeBox, autocast, cycle_lr, save_split, seeded_generator,
-                     setup_fast_math, unwrap)
+from .common import (EMA, Checkpoint, Dist, Log, StepLoop, TimeBox, autocast, cycle_lr, save_split, seeded_generator,
+                     setup_fast_math)
 from .data import add_data_args, make_generator
 
 
@@ -77,6 +75,7 @@ def main(argv=None):
     model = d.wrap(vae)
     log = Log(a.out, d.main)
     log.write(event="start", step=step, world=d.world, batch=a.batch, params=sum(p.numel() for p in vae.parameters()))
+    loop = StepLoop(d, box, log, ck, a.max_steps, a.log_every)
     while True:
         x = images(gen, a.batch, seeded_generator(a.seed, d.rank, step, d.device))
         for grp in opt.param_groups:
@@ -88,19 +87,11 @@ def main(argv=None):
         l2 = (rec - x).pow(2).mean()
         kl = 0.5 * (mean.float().pow(2) + logvar.float().exp() - 1 - logvar.float()).mean()
         loss = l1 + l2 + 0.5 * edge_loss(rec, x) + a.kl * kl * mean[0].numel()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
-        opt.step()
-        ema.update(vae, step)
-        step += 1
-        if step % a.log_every == 0:
-            log.write(step=step, loss=d.mean(loss.item()), l1=d.mean(l1.item()), kl=d.mean(kl.item()),
-                      sec=round(box.elapsed(), 1))
-        if d.any(box.over() or step >= a.max_steps):
+        step = loop.update(loss, opt, vae.parameters(), ema, vae, step)
+        if loop.finish(step, lambda: dict(model=vae.state_dict(), opt=opt.state_dict(), ema=ema.shadow, step=step),
+                       loss=loss.item(), l1=l1.item(), kl=kl.item()):
             break
     if d.main:
-        ck.save(model=vae.state_dict(), opt=opt.state_dict(), ema=ema.shadow, step=step)
         final = AutoencoderKL(cfg).to(d.device)
         final.load_state_dict(ema.shadow)
         train_eval = evaluate(final, gen, d.device, a.eval_batches)
