@@ -80,12 +80,16 @@ class EMA:
     @torch.no_grad()
     def update(self, model: torch.nn.Module, step: int):
         d = min(self.decay, (1 + step) / (10 + step))  # warm-up: early EMA follows the weights
+        shadow, current = [], []
         for k, v in model.state_dict().items():
-            s = self.shadow[k]
             if v.dtype.is_floating_point:
-                s.mul_(d).add_(v.detach().float(), alpha=1 - d)
+                shadow.append(self.shadow[k])
+                current.append(v.detach().float())
             else:
-                s.copy_(v)
+                self.shadow[k].copy_(v)
+        # One fused launch per op over all tensors, not two per tensor: this runs every step.
+        torch._foreach_mul_(shadow, d)
+        torch._foreach_add_(shadow, current, alpha=1 - d)
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:

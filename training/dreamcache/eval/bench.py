@@ -1,0 +1,311 @@
+"""Held-out personalization benchmark (docs/evaluation.md, "Benchmark").
+
+Subjects (held-out by default, or any folder of RGBA PNGs) × the 25 prompts of prompts.py ×
+seeds. Methods: text-only base model (subject named in the prompt, gate 0, plain CFG),
+DreamCache (cache of the subject's clean reference on white at t = 1, combined guidance) and the
+generator's ground-truth composite (upper bound). Ablations on the first --ablation-seeds seeds:
+caching timestep, mid-only cache, image-guidance scale sweep, three references concatenated.
+Every image gets DINO-like, CLIP-I-like, CLIP-T-like, masked DINO-/CLIP-I-like and
+scene/modifier hits (scorer.py). torchrun ranks take interleaved batches; records are appended
+per batch, so a time-boxed run resumes where it stopped.
+
+    torchrun --nproc_per_node=4 -m dreamcache.eval.bench --weights W --evaluators E --webp WEBP --out runs/bench
+    python3 -m dreamcache.eval.bench ... --subject-dir my_pngs/    # other subjects, name from file name
+"""
+import argparse
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from typing import Dict, List, Optional, Tuple
+
+import torch
+
+from ..export import build_models, load_trained
+from ..models import is_adapter_param, set_attention_backend
+from ..models.config import PRESETS
+from ..schedule import alphas_cumprod
+from ..tokenizer_any import load_tokenizer
+from ..train.common import Dist, TimeBox, load_split, setup_fast_math
+from ..sampler_batched import build_caches, decode, sample_batch
+from . import plots
+from .data import augmented_references, clean_reference, composite, eval_generator, load_bank, load_folder_bank
+from .prompts import GRID_PROMPTS, PROMPTS
+from .scorer import Scorer
+from .trainer import TOKENIZER
+
+METRICS = ["dino", "clip_i", "clip_t", "masked_dino", "masked_clip_i", "scene_ok", "modifier_ok"]
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str
+    method: str                       # "text" | "dreamcache" | "gt"
+    seeds: int
+    steps: int
+    cache_t: int = 1
+    layers: Optional[Tuple[str, ...]] = None   # None: every cached layer
+    s_img: float = 1.0
+    refs: int = 1
+    group: str = "main"               # "main" | "cache_t" | "layers" | "scale" | "refs"
+
+
+def make_configs(a) -> List[Config]:
+    main = [Config("text-only", "text", a.seeds, a.steps, s_img=0.0),
+            Config("DreamCache", "dreamcache", a.seeds, a.steps, s_img=a.image_scale),
+            Config("ground truth", "gt", a.seeds, a.steps)]
+    abl, n, st = [], a.ablation_seeds, a.ablation_steps or a.steps
+    want = set(x for x in a.ablations.split(",") if x and x != "none")
+    if "cache_t" in want:
+        abl += [Config(f"cache t={t}", "dreamcache", n, st, cache_t=t, s_img=a.image_scale, group="cache_t")
+                for t in (1, 250, 600)]
+    if "layers" in want:
+        abl += [Config("mid-only cache", "dreamcache", n, st, layers=("mid",), s_img=a.image_scale, group="layers")]
+    if "scale" in want:
+        abl += [Config(f"sI={s:g}", "dreamcache", n, st, s_img=s, group="scale") for s in a.scales]
+        abl += [Config("text-only (sweep ref.)", "text", n, st, s_img=0.0, group="scale")]
+    if "refs" in want:
+        abl += [Config("3 references", "dreamcache", n, st, refs=3, s_img=a.image_scale, group="refs")]
+    return main + abl
+
+
+def seed_of(*parts) -> int:
+    return int.from_bytes(hashlib.sha256("|".join(map(str, parts)).encode()).digest()[:7], "big")
+
+
+def cpu_randn(shape, *key) -> torch.Tensor:
+    return torch.randn(shape, generator=torch.Generator().manual_seed(seed_of(*key)))
+
+
+class Models:
+    def __init__(self, a, device):
+        tok = load_tokenizer(a.tokenizer)
+        self.cfg = PRESETS[a.preset](tok.vocab_size)
+        self.unet, self.vae, self.te, self.seg = build_models(self.cfg)
+        load_trained(a.weights, self.cfg, self.unet, self.vae, self.te, self.seg)
+        if a.adapters:
+            ad = {k: v.float() for k, v in load_split(a.adapters, "adapters").items()}
+            bad = [k for k in ad if not is_adapter_param(k)]
+            if bad:
+                raise ValueError(f"{a.adapters}: not adapter weights: {bad[:3]}")
+            self.unet.load_state_dict(ad, strict=False)
+        for m in (self.unet, self.vae, self.te):
+            m.to(device).eval().requires_grad_(False)
+        self.tok = tok
+        self.device = device
+        self.acp = alphas_cumprod().to(device)
+        self.latent = (self.cfg.unet.in_channels, self.cfg.vae.sample_size // self.cfg.vae.downsample,
+                       self.cfg.vae.sample_size // self.cfg.vae.downsample)
+        self.empty = self.embed([""])
+
+    @torch.no_grad()
+    def embed(self, texts: List[str]) -> torch.Tensor:
+        return self.te(self.tok.encode_batch(texts).to(self.device)).float()
+
+
+def run_batch(c: Config, items, bank, gen, models: Models, a) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Images and clean references [n, 3, S, S] in [−1, 1] for items [(subject, prompt, seed)]."""
+    dev = models.device
+    subj = torch.tensor([s for s, _, _ in items], device=dev)
+    ids = [bank.ids[s] for s in subj.tolist()]
+    refs = clean_reference(gen, subj)
+    if c.method == "gt":
+        g = torch.Generator(device=gen.device).manual_seed(seed_of("gt", *[f"{i}/{p}/{s}" for i, (_, p, s) in zip(ids, items)]) % (2 ** 62))
+        scene = torch.tensor([PROMPTS[p].scene_id for _, p, _ in items])
+        mod = torch.tensor([PROMPTS[p].modifier_id for _, p, _ in items])
+        return composite(gen, subj, scene, mod, g)[0], refs
+    prompts = [PROMPTS[p].text(bank.labels[s]) for s, p, _ in items]
+    noise = torch.stack([cpu_randn(models.latent, "xT", i, PROMPTS[p].key, sd) for i, (_, p, sd) in zip(ids, items)]).to(dev)
+    ctx = models.embed(prompts)
+    caches = None
+    if c.method == "dreamcache":
+        views = [refs]
+        if c.refs > 1:
+            for k in range(1, c.refs):
+                g = torch.Generator(device=gen.device).manual_seed(seed_of("ref", k, *ids) % (2 ** 62))
+                views.append(augmented_references(gen, subj, g))
+        stack = torch.stack(views, 1)                                   # [n, K, 3, S, S]
+        cnoise = torch.stack([cpu_randn(models.latent, "cache", i, k) for i in ids for k in range(c.refs)]).to(dev)
+        caches = build_caches(models.unet, models.vae, stack, models.empty, c.cache_t, cnoise, models.acp)
+        if c.layers is not None:
+            caches = {k: v for k, v in caches.items() if k in c.layers}
+    lat = sample_batch(models.unet, ctx, models.empty, noise, c.steps, a.text_scale, c.s_img, caches, models.acp)
+    return decode(models.vae, lat), refs
+
+
+def key(c: Config, bank, item) -> str:
+    return f"{c.name}|{bank.ids[item[0]]}|{PROMPTS[item[1]].key}|{item[2]}"
+
+
+def read_records(folder: str) -> List[Dict]:
+    out = []
+    if os.path.isdir(folder):
+        for f in sorted(os.listdir(folder)):
+            if f.endswith(".jsonl"):
+                out += [json.loads(l) for l in open(os.path.join(folder, f)) if l.strip()]
+    return out
+
+
+def aggregate(records: List[Dict], name: str, seeds: Optional[int] = None) -> Dict[str, float]:
+    rs = [r for r in records if r["config"] == name and (seeds is None or r["seed"] < seeds)]
+    out = {"n": len(rs)}
+    for m in METRICS:
+        vals = [r[m] for r in rs if not (m == "modifier_ok" and r["modifier"] < 0)]
+        out[m] = sum(vals) / len(vals) if vals else float("nan")
+    return out
+
+
+def fmt(v: float) -> str:
+    return "–" if v != v else f"{v:.3f}"
+
+
+def report(a, configs: List[Config], records: List[Dict], expected: Dict[str, int]):
+    res = {c.name: dict(aggregate(records, c.name), **{k: v for k, v in asdict(c).items() if k != "name"},
+                        expected=expected[c.name]) for c in configs}
+    main = [c for c in configs if c.group == "main"]
+    abl = [c for c in configs if c.group != "main"]
+    head = "| method | DINO-like | CLIP-I-like | CLIP-T-like | masked DINO | masked CLIP-I | scene acc | modifier acc | images |\n|---|---|---|---|---|---|---|---|---|\n"
+    row = lambda n, r: (f"| {n} | " + " | ".join(fmt(r[m]) for m in METRICS) + f" | {r['n']} |\n")
+    md = f"### Main ({a.seeds} seeds, {a.steps} DDIM steps, sT {a.text_scale}, sI {a.image_scale})\n\n" + head
+    md += "".join(row(c.name, res[c.name]) for c in main)
+    t, d, g = (res.get(n) for n in ("text-only", "DreamCache", "ground truth"))
+    summary = {}
+    if t and d and g and t["n"] and d["n"] and g["n"]:
+        gap = g["dino"] - t["dino"]
+        summary = {"dino_gap_closed": (d["dino"] - t["dino"]) / gap if gap else float("nan"),
+                   "clip_t_ratio": d["clip_t"] / t["clip_t"] if t["clip_t"] else float("nan")}
+        md += (f"\nDINO-like gap closed by DreamCache: {fmt(summary['dino_gap_closed'])} (goal ≥ 0.70); "
+               f"CLIP-T-like DreamCache / text-only: {fmt(summary['clip_t_ratio'])} (goal ≥ 0.90).\n")
+    if abl:
+        md += f"\n### Ablations ({a.ablation_seeds} seed(s), {a.ablation_steps or a.steps} steps)\n\n" + head
+        for c in abl:
+            md += row(f"{c.group}: {c.name}", res[c.name])
+    partial = {n: (res[n]["n"], expected[n]) for n in res if res[n]["n"] < expected[n]}
+    if partial:
+        md += f"\n**Partial run**: configs with fewer images than planned: {partial}\n"
+    json.dump({"results": res, "summary": summary, "partial": partial, "args": vars(a)},
+              open(os.path.join(a.out, "bench.json"), "w"), indent=1)
+    open(os.path.join(a.out, "bench.md"), "w").write(md)
+    print(md, flush=True)
+    sweep = [c for c in configs if c.group == "scale" and c.method == "dreamcache" and res[c.name]["n"]]
+    if sweep:
+        pts = {"DreamCache, sI sweep": [(res[c.name]["clip_t"], res[c.name]["dino"], f"{c.s_img:g}") for c in sweep]}
+        ref = res.get("text-only (sweep ref.)")
+        if ref and ref["n"]:
+            pts["text-only"] = [(ref["clip_t"], ref["dino"], "text")]
+        plots.tradeoff(pts, os.path.join(a.out, "sweep.png"), "CLIP-T-like (text alignment)",
+                       "DINO-like (subject fidelity)", "Image-guidance scale sweep (held-out subjects)")
+
+
+def save_grid(a, bank, grid_subjects: List[int]):
+    tiles = os.path.join(a.out, "tiles")
+    if not os.path.isdir(tiles):
+        return
+    from PIL import Image
+    pkeys = [p for p in GRID_PROMPTS if any(q.key == p for q in PROMPTS[: a.limit_prompts or len(PROMPTS)])]
+    rows, labels = [], []
+    for s in grid_subjects:
+        f = lambda n: os.path.join(tiles, n)
+        names = [f"ref__{s}.png"] + [f"{m}__{s}__{p}.png" for p in pkeys for m in ("text-only", "DreamCache")]
+        if not all(os.path.isfile(f(n)) for n in names):
+            continue
+        rows.append([Image.open(f(n)).convert("RGB") for n in names])
+        labels.append(bank.labels[s])
+    if rows:
+        header = ["reference"] + [f"{m}: {p}" for p in pkeys for m in ("text", "DreamCache")]
+        plots.grid(rows, header, bank.size, os.path.join(a.out, "grid.png"), labels)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--weights", required=True, help="trained pack weights (unet, text_encoder, vae + vae.json, "
+                    "segmenter + segmenter.json, optional adapters partNN), e.g. checkpoints/tiny-emoji-v1")
+    ap.add_argument("--adapters", default=None, help="folder with adapters.partNN (overrides --weights' adapters)")
+    ap.add_argument("--evaluators", required=True, help="folder with identity/clip/scene .json + .partNN")
+    ap.add_argument("--preset", default="tiny")
+    ap.add_argument("--tokenizer", default=TOKENIZER)
+    ap.add_argument("--webp", default=None, help="subject WebPs (held-out subjects of subjects.json)")
+    ap.add_argument("--subjects", default=None, help="subjects.json")
+    ap.add_argument("--subject-dir", default=None, help="score any folder of RGBA PNG subjects instead")
+    ap.add_argument("--limit-subjects", type=int, default=0)
+    ap.add_argument("--limit-prompts", type=int, default=0, help="first N of the 25 prompts (0: all)")
+    ap.add_argument("--seeds", type=int, default=4)
+    ap.add_argument("--steps", type=int, default=50)
+    ap.add_argument("--text-scale", type=float, default=7.5)
+    ap.add_argument("--image-scale", type=float, default=1.0)
+    ap.add_argument("--ablations", default="cache_t,layers,scale,refs", help="comma list or 'none'")
+    ap.add_argument("--ablation-seeds", type=int, default=1)
+    ap.add_argument("--ablation-steps", type=int, default=0, help="0: same as --steps")
+    ap.add_argument("--scales", default="0,0.5,1,2,3,5")
+    ap.add_argument("--batch", type=int, default=128, help="images per sampler call (×3 U-Net rows)")
+    ap.add_argument("--grid-subjects", type=int, default=12)
+    ap.add_argument("--minutes", type=float, default=1e9, help="time box; rerun the same command to resume")
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args(argv)
+    a.scales = [float(x) for x in a.scales.split(",")] if isinstance(a.scales, str) else a.scales
+    setup_fast_math()
+    if torch.cuda.is_available():
+        set_attention_backend("sdpa")
+    d = Dist()
+    box = TimeBox(a.minutes)
+    size = PRESETS[a.preset](4096).vae.sample_size
+    if a.subject_dir:
+        bank = load_folder_bank(a.subject_dir, size, d.device)
+    elif a.webp:
+        bank = load_bank(a.webp, "heldout", size, d.device, a.subjects)
+    else:
+        ap.error("give --webp (held-out subjects) or --subject-dir")
+    n_subj = min(len(bank), a.limit_subjects or len(bank))
+    n_prompts = min(len(PROMPTS), a.limit_prompts or len(PROMPTS))
+    gen = eval_generator(bank, d.device)
+    models = Models(a, d.device)
+    scorer = Scorer(a.evaluators, a.weights, models.tok, d.device)
+    configs = make_configs(a)
+    grid_subjects = sorted({round(i * n_subj / min(a.grid_subjects, n_subj)) for i in range(min(a.grid_subjects, n_subj))})
+    grid_prompts = {i for i, p in enumerate(PROMPTS[:n_prompts]) if p.key in GRID_PROMPTS}
+    rec_dir = os.path.join(a.out, "records")
+    tiles = os.path.join(a.out, "tiles")
+    os.makedirs(tiles, exist_ok=True)
+    done = {r["key"] for r in read_records(rec_dir)}
+    d.barrier()
+    os.makedirs(rec_dir, exist_ok=True)
+    rec = open(os.path.join(rec_dir, f"rank{d.rank}.jsonl"), "a")
+    expected, work = {}, []
+    for c in configs:
+        items = [(s, p, sd) for s in range(n_subj) for p in range(n_prompts) for sd in range(c.seeds)]
+        expected[c.name] = len(items)
+        todo = [it for it in items if key(c, bank, it) not in done]
+        work += [(c, todo[i:i + a.batch]) for i in range(0, len(todo), a.batch)]
+    if d.main:
+        print(json.dumps({"event": "start", "subjects": n_subj, "prompts": n_prompts, "configs": len(configs),
+                          "batches_left": len(work), "world": d.world}), flush=True)
+    for bi, (c, items) in enumerate(work):
+        if bi % d.world != d.rank:
+            continue
+        if box.over():
+            break
+        imgs, refs = run_batch(c, items, bank, gen, models, a)
+        sc = scorer.score(imgs, refs, [PROMPTS[p].text(bank.labels[s]) for s, p, _ in items],
+                          torch.tensor([PROMPTS[p].scene_id for _, p, _ in items]),
+                          torch.tensor([PROMPTS[p].modifier_id for _, p, _ in items]))
+        for j, it in enumerate(items):
+            r = {"key": key(c, bank, it), "config": c.name, "subject": bank.ids[it[0]], "prompt": PROMPTS[it[1]].key,
+                 "seed": it[2], "modifier": PROMPTS[it[1]].modifier_id}
+            r.update({m: round(float(sc[m][j]), 5) for m in METRICS})
+            rec.write(json.dumps(r) + "\n")
+            if c.group == "main" and it[0] in grid_subjects and it[1] in grid_prompts and it[2] == 0:
+                plots.to_pil(imgs[j]).save(os.path.join(tiles, f"{c.name}__{it[0]}__{PROMPTS[it[1]].key}.png"))
+                plots.to_pil(refs[j]).save(os.path.join(tiles, f"ref__{it[0]}.png"))
+        rec.flush()
+        if d.main and bi % (10 * d.world) == 0:
+            print(json.dumps({"batch": bi, "of": len(work), "config": c.name, "sec": round(box.elapsed(), 1)}), flush=True)
+    rec.close()
+    d.barrier()
+    if d.main:
+        report(a, configs, read_records(rec_dir), expected)
+        save_grid(a, bank, grid_subjects)
+    d.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""Batched DDIM sampling for evaluation: n different (subject, prompt, noise) rows in one call,
+each with its own cache, the same guidance as sampler.py (and the app's runtime)."""
+from typing import Dict, Optional
+
+import torch
+
+from .sampler import combine, ddim_step, ddim_timesteps
+from .schedule import alphas_cumprod, q_sample
+
+
+@torch.no_grad()
+def sample_batch(unet, ctx_prompt: torch.Tensor, ctx_empty: torch.Tensor, noise: torch.Tensor, steps: int = 50,
+                 s_text: float = 7.5, s_img: float = 1.0, caches: Optional[Dict[str, torch.Tensor]] = None,
+                 acp: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """ctx_prompt [n, L, D]; ctx_empty [1 or n, L, D]; noise = x_T [n, C, h, w];
+    caches {layer: [n, N, C]} (row i is sample i's subject) or None for plain CFG at gate 0.
+    Combined guidance e_u + sT(e_c − e_i) + sI(e_i − e_u). Returns x_0 latents [n, C, h, w]."""
+    dev, n = noise.device, noise.shape[0]
+    acp = (acp if acp is not None else alphas_cumprod()).to(dev)
+    empty = ctx_empty.expand(n, -1, -1)
+    if caches is None:
+        mode, ctx, gate, cache = "plain", torch.cat([empty, ctx_prompt]), torch.zeros(2 * n, device=dev), None
+    else:
+        mode = "combined"
+        ctx = torch.cat([empty, empty, ctx_prompt])
+        gate = torch.cat([torch.zeros(n, device=dev), torch.ones(2 * n, device=dev)])
+        cache = {k: torch.cat([v, v, v]) for k, v in caches.items()}   # e_u rows: gate 0 ignores it
+    rows = ctx.shape[0] // n
+    ratio = acp.shape[0] // steps
+    x = noise
+    for t in ddim_timesteps(steps, acp.shape[0]):
+        xin = torch.cat([x] * rows)
+        e = unet(xin, torch.full((xin.shape[0],), float(t), device=dev), ctx, gate, cache).float()
+        x = ddim_step(combine(e, mode, s_text, s_img, n), t, x, acp, ratio)
+    return x
+
+
+@torch.no_grad()
+def build_caches(unet, vae, references: torch.Tensor, ctx_empty: torch.Tensor, timestep: int, noise: torch.Tensor,
+                 acp: Optional[torch.Tensor] = None, half_round: bool = True) -> Dict[str, torch.Tensor]:
+    """references [n, K, 3, S, S] in [−1, 1] (K renders of each subject on white), noise
+    [n·K, C, h, w] → {layer: [n, K·H·W, C]}, the K caches of a subject concatenated along N as
+    the runtime does. half_round: values rounded to float16 like the runtime's caches."""
+    n, k = references.shape[:2]
+    dev = references.device
+    acp = (acp if acp is not None else alphas_cumprod()).to(dev)
+    x0 = vae.encode_moments(references.flatten(0, 1))[0].float() * vae.config.scaling_factor
+    t = torch.full((n * k,), timestep, device=dev, dtype=torch.long)
+    xt = q_sample(x0, t, noise.to(dev), acp)
+    _, feats = unet(xt, t.float(), ctx_empty.expand(n * k, -1, -1), torch.zeros(n * k, device=dev), {},
+                    return_features=True)
+    out = {}
+    for name, f in feats.items():
+        f = f.float().reshape(n, k * f.shape[1], f.shape[2])
+        out[name] = f.half().float() if half_round else f
+    return out
+
+
+def decode(vae, latents: torch.Tensor) -> torch.Tensor:
+    """Scaled latents → images [n, 3, S, S] clamped to [−1, 1]."""
+    return vae.decode(latents / vae.config.scaling_factor).float().clamp(-1, 1)
