@@ -10,7 +10,9 @@ const DREAMCACHE_MAGIC = [0x89, 0x44, 0x43, 0x41, 0x43, 0x48, 0x45, 0x0a];
 
 test('photo → subject → personalized image; export, wipe, import, identical image', async ({ page }) => {
   await openApp(page, 'wasm');
-  await expect(page.getByTestId('untrained-badge')).toBeVisible();
+  // The embedded default is the trained pack: no "untrained" badge.
+  await expect(page.getByTestId('pack-badge')).toContainText('tiny-emoji');
+  await expect(page.getByTestId('untrained-badge')).toHaveCount(0);
   await expect(page.getByTestId('library-empty')).toBeVisible();
   await expect(page.getByTestId('gallery-empty')).toBeVisible();
   await shot(page, '01-empty-state');

@@ -12,8 +12,10 @@ const MEAN_LEVELS = 0.05;
 
 test('WebGPU generates the same image as wasm within tolerance', async ({ page }) => {
   test.setTimeout(900_000);
-  await openApp(page, 'webgpu');
+  await openApp(page, 'webgpu', 'dev-tiny'); // SwiftShader is slow: the tiny random pack
   await expect(page.getByTestId('backend-badge')).toHaveText('WebGPU fp32');
+  // The random development pack says so.
+  await expect(page.getByTestId('untrained-badge')).toBeVisible();
   await addSubject(page, fixture('cutout.png'));
   const settings = { prompt: 'a blue tile on a wooden table', steps: 3, seed: 2024 };
   await configure(page, settings);
@@ -21,7 +23,7 @@ test('WebGPU generates the same image as wasm within tolerance', async ({ page }
   const gpu = await galleryPixels(page, 0);
 
   // Same profile, so the subject (cache built on WebGPU) is reused on wasm.
-  await openApp(page, 'wasm');
+  await openApp(page, 'wasm', 'dev-tiny');
   await configure(page, settings);
   await generate(page);
   const cpu = await galleryPixels(page, 0);

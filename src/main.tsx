@@ -31,6 +31,8 @@ void useApp.getState().start({
   packUrl: new URL(readPackUrl(location.search), location.href).toString(),
   backend,
   numThreads: readThreadCount(location.search),
+  // ?pack= names the pack for this visit; otherwise the model chosen last time is restored.
+  restoreActivePack: !new URLSearchParams(location.search).has('pack'),
 });
 
 createRoot(document.getElementById('root')!).render(

@@ -7,8 +7,9 @@ import { ARTIFACTS } from './files';
 
 export type Backend = 'wasm' | 'webgpu';
 
-export async function openApp(page: Page, backend: Backend): Promise<void> {
-  await page.goto(`./?backend=${backend}`);
+/** pack: a folder under public/models/; the embedded default when left out. */
+export async function openApp(page: Page, backend: Backend, pack?: string): Promise<void> {
+  await page.goto(`./?backend=${backend}${pack ? `&pack=${pack}` : ''}`);
   await expect(page.getByTestId('backend-badge')).toBeVisible({ timeout: 120_000 });
   await expect(page.getByTestId('backend-badge')).toContainText(backend === 'wasm' ? 'wasm' : 'WebGPU');
 }

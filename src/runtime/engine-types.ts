@@ -15,8 +15,13 @@ export interface BackendInfo {
 export type BackendPreference = 'auto' | 'webgpu' | 'wasm';
 
 export interface LoadOptions {
-  /** Base URL (browser) or folder path (Node) of a pack; manifest.json lives there. */
+  /**
+   * Base URL (browser) or folder path (Node) of a pack; manifest.json lives there. With
+   * `files`, only a label for messages (e.g. "stored:dev-tiny").
+   */
   packUrl: string;
+  /** The pack's files by plain name (manifest.json included), e.g. stored Blobs: read instead of packUrl. */
+  files?: Readonly<Record<string, Blob>>;
   backend?: BackendPreference;
   /** wasm threads; defaults to min(4, hardwareConcurrency) when cross-origin isolated. */
   numThreads?: number;

@@ -17,6 +17,8 @@ import { planGuidance } from './guidance';
 import { alphaIsMeaningful, checkImage, createRgba, maskFromAlpha, nchwToRgba, resizeMask, resizeRgba, rgbaToNchw } from './image';
 import { packFingerprint, readManifest, readVerifiedFile, type GraphRole, type PackManifest } from './pack';
 import { createPackSource, type PackSource } from './pack-source';
+import { createBlobSource } from './pack-files';
+import { assertDeviceFits } from './device-fit';
 import { SeededRandom } from './rng';
 import { sampleLatent } from './sample';
 import { yieldToEventLoop } from './yield';
@@ -82,7 +84,7 @@ class InThreadEngine implements Engine {
         this.loaded = null;
       }
       onProgress?.({ stage: 'load', step: 0, total: 2, message: 'Reading manifest' });
-      const source = createPackSource(options.packUrl);
+      const source = options.files ? createBlobSource(options.files, options.packUrl) : createPackSource(options.packUrl);
       const manifest = await readManifest(source);
       const fingerprint = await packFingerprint(manifest);
       const caps = await detectCapabilities();
@@ -90,6 +92,7 @@ class InThreadEngine implements Engine {
       if (options.backend === 'webgpu' && chosen.info.kind === 'wasm') {
         throw new BackendError('WebGPU was requested but no usable WebGPU adapter is available');
       }
+      assertDeviceFits(manifest, caps, chosen);
       const backend = withThreads(chosen, configureOrt(chosen.info.threads));
       onProgress?.({ stage: 'load', step: 1, total: 2, message: 'Reading tokenizer' });
       const tokBytes = await readVerifiedFile(source, manifest, manifest.tokenizer.file);

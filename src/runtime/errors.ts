@@ -39,6 +39,11 @@ export class BackendError extends RuntimeError {
   override name = 'BackendError';
 }
 
+/** The device cannot hold the pack on the chosen backend (GPU buffer limits, shader-f16, wasm heap). */
+export class DeviceLimitError extends RuntimeError {
+  override name = 'DeviceLimitError';
+}
+
 export type CacheFileErrorReason =
   | 'oversized'
   | 'truncated'
@@ -82,6 +87,7 @@ const byName: Record<string, new (message: string) => RuntimeError> = {
   InputError,
   NotLoadedError,
   BackendError,
+  DeviceLimitError,
 };
 
 export function reviveError(e: SerializedError): Error {

@@ -8,6 +8,7 @@ import { ProgressPanel } from './components/ProgressPanel';
 import { Gallery } from './components/Gallery';
 import { DraftDialog } from './components/DraftDialog';
 import { Notices } from './components/Notices';
+import { ModelDialog } from './components/ModelDialog';
 
 function hasFiles(e: DragEvent) {
   return Array.from(e.dataTransfer?.types ?? []).includes('Files');
@@ -60,6 +61,7 @@ export function App({ backendPreference }: { backendPreference: BackendPreferenc
         </main>
       </div>
       <DraftDialog />
+      <ModelDialog />
       <Notices />
       {dragging && (
         <div className="drop-overlay" aria-hidden>

@@ -3,7 +3,7 @@
 // (engine load path, service-worker precache in vite.config.ts).
 
 /** Folder under public/models/ of the pack the app loads and precaches. */
-export const DEFAULT_PACK_NAME = 'dev-tiny';
+export const DEFAULT_PACK_NAME = 'tiny-emoji';
 /** Relative to the page, so the app works under any base path. */
 export const DEFAULT_PACK_URL = `models/${DEFAULT_PACK_NAME}/`;
 

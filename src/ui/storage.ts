@@ -1,7 +1,8 @@
-// The app's only persistence: subjects, gallery images and settings in IndexedDB
-// (via idb-keyval). Everything else reads and writes through this interface.
+// The app's only persistence: subjects, gallery images, settings and stored model packs in
+// IndexedDB (via idb-keyval). Everything else reads and writes through this interface.
 import { createStore, del, get, set, values, type UseStore } from 'idb-keyval';
 import type { GuidanceMode, SchedulerName } from '../runtime/engine-types';
+import type { PackManifest } from '../runtime/pack';
 
 export interface SubjectRecord {
   id: string;
@@ -37,6 +38,8 @@ export interface GalleryRecord {
   subjectId: string | null;
   subjectName: string | null;
   packName: string;
+  /** Fingerprint of the pack that made it (absent in records from before packs could change). */
+  fingerprint?: string;
 }
 
 export interface StoredSettings {
@@ -44,6 +47,30 @@ export interface StoredSettings {
   prompt: string;
   selectedSubjectId: string | null;
 }
+
+/**
+ * A model pack kept for offline use. Its files are Blobs: IndexedDB writes them to disk and
+ * hands back disk-backed Blobs, so listing packs never reads their bytes.
+ */
+export interface StoredPack {
+  /** The pack fingerprint: one record per pack, a re-import replaces it. */
+  id: string;
+  name: string;
+  version: string;
+  trained: boolean;
+  description: string;
+  /** Sum of the listed files' sizes. */
+  bytes: number;
+  addedAt: number;
+  /** Where it came from, for people: a folder name or a URL. */
+  origin: string;
+  manifest: PackManifest;
+  /** Plain file name → contents, manifest.json included. */
+  files: Record<string, Blob>;
+}
+
+/** Which pack the app loads: the one shipped with it, or a stored one by fingerprint. */
+export type ActivePack = { kind: 'embedded' } | { kind: 'stored'; id: string };
 
 export interface AppStorage {
   listSubjects(): Promise<SubjectRecord[]>;
@@ -54,15 +81,22 @@ export interface AppStorage {
   deleteImage(id: string): Promise<void>;
   loadSettings(): Promise<StoredSettings | undefined>;
   saveSettings(settings: StoredSettings): Promise<void>;
+  listPacks(): Promise<StoredPack[]>;
+  putPack(pack: StoredPack): Promise<void>;
+  deletePack(id: string): Promise<void>;
+  loadActivePack(): Promise<ActivePack | undefined>;
+  saveActivePack(active: ActivePack): Promise<void>;
 }
 
 const SETTINGS_KEY = 'settings';
+const ACTIVE_PACK_KEY = 'active-pack';
 
 export function createIdbStorage(prefix = 'dreamcache-studio'): AppStorage {
   // idb-keyval keeps one object store per database.
   const subjects: UseStore = createStore(`${prefix}-subjects`, 'subjects');
   const gallery: UseStore = createStore(`${prefix}-gallery`, 'images');
   const settings: UseStore = createStore(`${prefix}-settings`, 'settings');
+  const packs: UseStore = createStore(`${prefix}-packs`, 'packs');
   const byDate = <T extends { createdAt: number }>(a: T, b: T) => a.createdAt - b.createdAt;
   return {
     listSubjects: async () => (await values<SubjectRecord>(subjects)).sort(byDate),
@@ -73,5 +107,10 @@ export function createIdbStorage(prefix = 'dreamcache-studio'): AppStorage {
     deleteImage: (id) => del(id, gallery),
     loadSettings: () => get<StoredSettings>(SETTINGS_KEY, settings),
     saveSettings: (value) => set(SETTINGS_KEY, value, settings),
+    listPacks: async () => (await values<StoredPack>(packs)).sort((a, b) => a.addedAt - b.addedAt),
+    putPack: (pack) => set(pack.id, pack, packs),
+    deletePack: (id) => del(id, packs),
+    loadActivePack: () => get<ActivePack>(ACTIVE_PACK_KEY, settings),
+    saveActivePack: (active) => set(ACTIVE_PACK_KEY, active, settings),
   };
 }

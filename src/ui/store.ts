@@ -9,7 +9,10 @@ import { kindOfFile } from './file-kind';
 import { applyProgress, startJob, type Job } from './job-progress';
 import { readPhoto } from './photo-decode';
 import { rgbaToPng } from './png';
-import type { AppStorage, GalleryRecord, GenerationSettings, StoredSettings, SubjectRecord } from './storage';
+import type { ActivePack, AppStorage, GalleryRecord, GenerationSettings, StoredPack, StoredSettings, SubjectRecord } from './storage';
+import { assertStorageRoom, blobsByName, blobsFromDirectory, fetchPack, preparePack, type PackProgress } from './pack-import';
+import { detectCapabilities } from '../runtime/capabilities';
+import type { PackBlobs } from '../runtime/pack-files';
 import { cleanName, exportSubjectFile, importSubjectFile, nameFromFile, newSubjectRecord, readSubjectCache } from './subject-files';
 
 export type { Job } from './job-progress';
@@ -42,9 +45,31 @@ export type EnginePhase = 'idle' | 'loading' | 'ready' | 'failed';
 export interface StartOptions {
   engine: Engine;
   storage: AppStorage;
+  /** The embedded pack (or the one ?pack= names). */
   packUrl: string;
   backend: BackendPreference;
   numThreads?: number;
+  /** Load the stored pack chosen last time (off when the URL names a pack). */
+  restoreActivePack?: boolean;
+}
+
+/** A stored pack as the model menu lists it (its Blobs stay in storage). */
+export type PackEntry = Omit<StoredPack, 'files' | 'manifest'>;
+
+export interface PackTask {
+  message: string;
+  loaded: number;
+  total: number;
+}
+
+const EMBEDDED: ActivePack = { kind: 'embedded' };
+
+function packEntry({ files: _f, manifest: _m, ...rest }: StoredPack): PackEntry {
+  return rest;
+}
+
+function sameActive(a: ActivePack, b: ActivePack): boolean {
+  return a.kind === b.kind && (a.kind === 'embedded' || a.id === (b as { id: string }).id);
 }
 
 interface AppState {
@@ -65,6 +90,18 @@ interface AppState {
   gallery: GalleryView[];
   notices: Notice[];
   nextNoticeId: number;
+  /** URL of the embedded pack and how to load packs (kept for switching). */
+  embeddedPackUrl: string;
+  backendPreference: BackendPreference;
+  numThreads?: number;
+  packs: PackEntry[];
+  activePack: ActivePack;
+  /** Checking or storing a pack in the model menu; null when idle. */
+  packTask: PackTask | null;
+  /** Why the last pack could not be added or switched to. */
+  packError: string | null;
+  packMessage: string | null;
+  modelMenuOpen: boolean;
 
   start(options: StartOptions): Promise<void>;
   addFiles(files: readonly File[]): Promise<void>;
@@ -87,6 +124,14 @@ interface AppState {
   notify(kind: NoticeKind, text: string, action?: NoticeAction): void;
   dismissNotice(id: number): void;
   persistSettings(): Promise<void>;
+  setModelMenuOpen(open: boolean): void;
+  /** Files of a pack folder (picker); checked, then stored. */
+  addPackFiles(files: readonly File[], origin: string): Promise<boolean>;
+  /** A folder from showDirectoryPicker. */
+  addPackDirectory(handle: Parameters<typeof blobsFromDirectory>[0]): Promise<boolean>;
+  addPackUrl(url: string): Promise<boolean>;
+  switchPack(active: ActivePack): Promise<void>;
+  deletePack(id: string): Promise<void>;
 }
 
 export const FALLBACK_SETTINGS: GenerationSettings = {
@@ -127,6 +172,60 @@ export const useApp = create<AppState>()((set, get) => {
     return true;
   };
 
+  /** Loads a pack into the engine and makes it the active one; throws when it cannot. */
+  const loadActive = async (active: ActivePack): Promise<LoadedInfo> => {
+    const { engine, storage, embeddedPackUrl, backendPreference, numThreads } = get();
+    if (!engine || !storage) throw new Error('The app has not started');
+    let options: Parameters<Engine['load']>[0] = { packUrl: embeddedPackUrl, backend: backendPreference, numThreads };
+    if (active.kind === 'stored') {
+      const record = (await storage.listPacks()).find((p) => p.id === active.id);
+      if (!record) throw new Error('that pack is no longer stored');
+      options = { ...options, packUrl: `stored:${record.name}`, files: record.files };
+    }
+    set({ phase: 'loading', loaded: null, loadError: null });
+    const loaded = await engine.load(options, (event) =>
+      set({ loadProgress: { step: event.step, total: event.total, message: event.message } }),
+    );
+    set((s) => ({
+      phase: 'ready',
+      loaded,
+      loadProgress: null,
+      activePack: active,
+      settings: s.settingsCustomized
+        ? s.settings
+        : { ...s.settings, textScale: loaded.manifest.guidance.textScale, imageScale: loaded.manifest.guidance.imageScale },
+      // a subject of another pack cannot be used with this one
+      selectedSubjectId:
+        s.subjects.find((x) => x.id === s.selectedSubjectId)?.fingerprint === loaded.fingerprint ? s.selectedSubjectId : null,
+    }));
+    return loaded;
+  };
+
+  /** Runs one pack check-and-store task of the model menu; true when the pack was stored. */
+  const storePack = async (prepare: (onProgress: (p: PackProgress) => void) => Promise<StoredPack>): Promise<boolean> => {
+    const { storage, packTask } = get();
+    if (!storage || packTask) return false;
+    set({ packTask: { message: 'Reading manifest.json', loaded: 0, total: 0 }, packError: null, packMessage: null });
+    try {
+      const record = await prepare((p) => set({ packTask: p }));
+      set({ packTask: { message: `Storing ${record.name} for offline use`, loaded: 0, total: 0 } });
+      await assertStorageRoom(record.bytes);
+      await storage.putPack(record);
+      set((s) => ({
+        packs: [...s.packs.filter((p) => p.id !== record.id), packEntry(record)],
+        packMessage: `${record.name} ${record.version} is stored and works offline. Choose “Use” to switch to it.`,
+      }));
+      return true;
+    } catch (err) {
+      set({ packError: `This pack was not added: ${messageOf(err)}` });
+      return false;
+    } finally {
+      set({ packTask: null });
+    }
+  };
+
+  const importContext = async () => ({ caps: await detectCapabilities(), backend: get().backendPreference });
+
   return {
     engine: null,
     storage: null,
@@ -144,18 +243,32 @@ export const useApp = create<AppState>()((set, get) => {
     gallery: [],
     notices: [],
     nextNoticeId: 1,
+    embeddedPackUrl: '',
+    backendPreference: 'auto',
+    numThreads: undefined,
+    packs: [],
+    activePack: EMBEDDED,
+    packTask: null,
+    packError: null,
+    packMessage: null,
+    modelMenuOpen: false,
 
-    async start({ engine, storage, packUrl, backend, numThreads }) {
+    async start({ engine, storage, packUrl, backend, numThreads, restoreActivePack = false }) {
       if (get().phase !== 'idle') return;
-      set({ engine, storage, phase: 'loading' });
+      set({ engine, storage, phase: 'loading', embeddedPackUrl: packUrl, backendPreference: backend, numThreads });
+      let wanted: ActivePack = EMBEDDED;
       // The library and gallery show while the model is still loading.
       try {
-        const [subjects, images, saved] = await Promise.all([
+        const [subjects, images, saved, packs, active] = await Promise.all([
           storage.listSubjects(),
           storage.listImages(),
           storage.loadSettings(),
+          storage.listPacks(),
+          storage.loadActivePack(),
         ]);
+        if (restoreActivePack && active?.kind === 'stored' && packs.some((p) => p.id === active.id)) wanted = active;
         set({
+          packs: packs.map(packEntry),
           subjects: subjects.map(subjectView),
           gallery: images.map(galleryView),
           ...(saved
@@ -173,23 +286,19 @@ export const useApp = create<AppState>()((set, get) => {
         get().notify('error', `Could not read the saved library: ${messageOf(err)}`);
       }
       try {
-        const loaded = await engine.load({ packUrl, backend, numThreads }, (event) =>
-          set({ loadProgress: { step: event.step, total: event.total, message: event.message } }),
-        );
-        set((s) => ({
-          phase: 'ready',
-          loaded,
-          loadProgress: null,
-          settings: s.settingsCustomized
-            ? s.settings
-            : { ...s.settings, textScale: loaded.manifest.guidance.textScale, imageScale: loaded.manifest.guidance.imageScale },
-          selectedSubjectId:
-            s.subjects.find((x) => x.id === s.selectedSubjectId)?.fingerprint === loaded.fingerprint
-              ? s.selectedSubjectId
-              : null,
-        }));
+        await loadActive(wanted);
       } catch (err) {
-        set({ phase: 'failed', loadError: messageOf(err), loadProgress: null });
+        if (wanted.kind === 'embedded') {
+          set({ phase: 'failed', loadError: messageOf(err), loadProgress: null });
+          return;
+        }
+        // A stored pack that no longer loads must not lock the person out: back to the embedded one.
+        get().notify('error', `The stored model could not be loaded (${messageOf(err)}); using the built-in model.`);
+        try {
+          await loadActive(EMBEDDED);
+        } catch (err2) {
+          set({ phase: 'failed', loadError: messageOf(err2), loadProgress: null });
+        }
       }
     },
 
@@ -390,6 +499,7 @@ export const useApp = create<AppState>()((set, get) => {
           subjectId: subject?.id ?? null,
           subjectName: subject?.name ?? null,
           packName: loaded.manifest.name,
+          fingerprint: loaded.fingerprint,
         };
         await storage.putImage(record);
         set((s) => ({ gallery: [...s.gallery, galleryView(record)] }));
@@ -440,6 +550,70 @@ export const useApp = create<AppState>()((set, get) => {
         await storage.saveSettings(value);
       } catch {
         // Settings are a convenience; failing to save them must not interrupt work.
+      }
+    },
+
+    setModelMenuOpen(open) {
+      set({ modelMenuOpen: open, ...(open ? {} : { packError: null, packMessage: null }) });
+    },
+
+    async addPackFiles(files, origin) {
+      const blobs: PackBlobs = blobsByName(files);
+      return storePack(async (onProgress) => preparePack(blobs, origin, { ...(await importContext()), onProgress }));
+    },
+
+    async addPackDirectory(handle) {
+      return storePack(async (onProgress) =>
+        preparePack(await blobsFromDirectory(handle), handle.name, { ...(await importContext()), onProgress }),
+      );
+    },
+
+    async addPackUrl(url) {
+      const trimmed = url.trim();
+      if (!trimmed) return false;
+      return storePack(async (onProgress) => {
+        let absolute: string;
+        try {
+          absolute = new URL(trimmed, location.href).toString();
+        } catch {
+          throw new Error(`“${trimmed}” is not a URL`);
+        }
+        return fetchPack(absolute, { ...(await importContext()), onProgress });
+      });
+    },
+
+    async switchPack(active) {
+      const { storage, job, draft, activePack, phase } = get();
+      if (!storage || job || draft || phase === 'loading' || sameActive(active, activePack)) return;
+      const previous = activePack;
+      set({ packError: null, packMessage: null });
+      try {
+        const loaded = await loadActive(active);
+        await storage.saveActivePack(active);
+        void get().persistSettings();
+        set({ packMessage: `Now using ${loaded.manifest.name} ${loaded.manifest.version}.` });
+      } catch (err) {
+        set({ packError: `Could not switch: ${messageOf(err)}` });
+        try {
+          await loadActive(previous);
+        } catch (err2) {
+          set({ phase: 'failed', loadError: messageOf(err2), loadProgress: null });
+        }
+      }
+    },
+
+    async deletePack(id) {
+      const { storage, activePack } = get();
+      if (!storage) return;
+      if (activePack.kind === 'stored' && activePack.id === id) {
+        set({ packError: 'Switch to another model before deleting the one in use.' });
+        return;
+      }
+      try {
+        await storage.deletePack(id);
+        set((s) => ({ packs: s.packs.filter((p) => p.id !== id), packError: null }));
+      } catch (err) {
+        set({ packError: `Could not delete the pack: ${messageOf(err)}` });
       }
     },
   };

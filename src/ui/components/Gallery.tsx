@@ -32,11 +32,16 @@ export function Gallery() {
 
 function GalleryCard({ item }: { item: GalleryView }) {
   const deleteImage = useApp((s) => s.deleteImage);
+  const loaded = useApp((s) => s.loaded);
+  const otherPack = loaded !== null && (item.fingerprint ? item.fingerprint !== loaded.fingerprint : item.packName !== loaded.manifest.name);
   const reuse = () => {
     const { setPrompt, updateSettings, selectSubject, subjects } = useApp.getState();
     setPrompt(item.prompt);
     updateSettings({ ...item.settings, seed: item.seed, randomizeSeed: false });
-    if (item.subjectId === null || subjects.some((s) => s.id === item.subjectId)) selectSubject(item.subjectId);
+    const fingerprint = useApp.getState().loaded?.fingerprint;
+    const subject = subjects.find((s) => s.id === item.subjectId);
+    if (item.subjectId === null) selectSubject(null);
+    else if (subject && subject.fingerprint === fingerprint) selectSubject(item.subjectId);
   };
   return (
     <li className="card" data-testid="gallery-item" data-seed={item.seed}>
@@ -47,6 +52,11 @@ function GalleryCard({ item }: { item: GalleryView }) {
         </p>
         <div className="card-tags">
           {item.subjectName && <span className="tag tag-accent">{item.subjectName}</span>}
+          {otherPack && (
+            <span className="tag" title="Made with another model pack" data-testid="gallery-pack">
+              {item.packName}
+            </span>
+          )}
           <span className="tag">seed {item.seed}</span>
           <span className="tag">
             {item.settings.steps} × {SCHEDULER_LABEL[item.settings.scheduler]}

@@ -7,6 +7,10 @@ const PHOTO_TYPES = 'image/jpeg,image/png,image/webp,.jpg,.jpeg,.png,.webp';
 
 export function Library() {
   const subjects = useApp((s) => s.subjects);
+  const loaded = useApp((s) => s.loaded);
+  // Subjects only work with the pack that cached them: the active pack's first, others apart.
+  const mine = loaded ? subjects.filter((s) => s.fingerprint === loaded.fingerprint) : subjects;
+  const others = loaded ? subjects.filter((s) => s.fingerprint !== loaded.fingerprint) : [];
   const selected = useApp((s) => s.selectedSubjectId);
   const ready = useApp((s) => s.phase === 'ready');
   const busy = useApp((s) => s.job !== null || s.draft !== null);
@@ -71,8 +75,16 @@ export function Library() {
             <span className="subject-meta">plain text-to-image</span>
           </button>
         </li>
-        {subjects.map((s) => (
+        {mine.map((s) => (
           <SubjectCard key={s.id} subject={s} selected={s.id === selected} />
+        ))}
+        {others.length > 0 && (
+          <li className="library-group" data-testid="other-pack-subjects">
+            Made with other models
+          </li>
+        )}
+        {others.map((s) => (
+          <SubjectCard key={s.id} subject={s} selected={false} />
         ))}
       </ul>
       {subjects.length === 0 && (

@@ -13,6 +13,7 @@ export function TopBar({ backendPreference }: { backendPreference: BackendPrefer
   const loaded = useApp((s) => s.loaded);
   const phase = useApp((s) => s.phase);
   const loadProgress = useApp((s) => s.loadProgress);
+  const setModelMenuOpen = useApp((s) => s.setModelMenuOpen);
   return (
     <header className="topbar">
       <div className="brand">
@@ -50,6 +51,14 @@ export function TopBar({ backendPreference }: { backendPreference: BackendPrefer
             </span>
           </>
         )}
+        <button
+          className="btn btn-ghost model-btn"
+          onClick={() => setModelMenuOpen(true)}
+          title="Load, switch or delete model packs"
+          data-testid="model-menu"
+        >
+          Model…
+        </button>
         <label className="backend-select" title="Which ONNX Runtime backend to use (reloads the page)">
           <span className="sr-only">Backend</span>
           <select

@@ -45,12 +45,13 @@ def _block(cin: int, cout: int) -> nn.Sequential:
 class ConvEncoder(nn.Module):
     """Image [B,3,S,S] in [−1, 1] → features [B, widths[-1]] (mean + max pooled) → embedding."""
 
-    def __init__(self, cfg: EncoderConfig):
+    def __init__(self, cfg: EncoderConfig, project: bool = True):
         super().__init__()
         self.config = cfg
         w = (3,) + tuple(cfg.widths)
         self.blocks = nn.Sequential(*[_block(w[i], w[i + 1]) for i in range(len(cfg.widths))])
-        self.proj = nn.Linear(2 * cfg.widths[-1], cfg.dim)
+        # a classifier uses features() only: no unused projection (DDP refuses unused parameters)
+        self.proj = nn.Linear(2 * cfg.widths[-1], cfg.dim) if project else None
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         h = self.blocks(x)
@@ -120,7 +121,7 @@ class SceneModifierNet(nn.Module):
 
     def __init__(self, cfg: EncoderConfig):
         super().__init__()
-        self.encoder = ConvEncoder(cfg)
+        self.encoder = ConvEncoder(cfg, project=False)
         f = 2 * cfg.widths[-1]
         self.scene = nn.Linear(f, N_SCENE)
         self.modifier = nn.Linear(f, N_MODIFIER)

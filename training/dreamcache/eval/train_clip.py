@@ -29,7 +29,6 @@ def clip_loss(zi, zt, scale):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_args(ap, batch=128)
-    ap.add_argument("--text-width", type=int, default=128)
     a = ap.parse_args(argv)
     tok = tokenizer(a)
     img_cfg = image_config(a)

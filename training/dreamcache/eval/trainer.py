@@ -37,6 +37,7 @@ def add_args(ap: argparse.ArgumentParser, batch: int):
     ap.add_argument("--eval-batches", type=int, default=4, help="held-out batches scored at the end")
     ap.add_argument("--eval-batch", type=int, default=256)
     ap.add_argument("--width", type=int, default=0, help="scale the ConvNet widths (0: default)")
+    ap.add_argument("--text-width", type=int, default=128, help="text tower width (clip only)")
 
 
 def image_config(a) -> nets.EncoderConfig:

@@ -1,0 +1,73 @@
+// Loading another model pack: picked as files, checked, stored, switched to, used with the
+// network cut; a tampered copy is refused with the file named and the active pack unchanged.
+import { expect, test, type Page } from '@playwright/test';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { configure, generate, openApp, shot } from './support/app';
+
+const DEV_PACK = path.resolve(__dirname, '../public/models/dev-tiny');
+
+function packFiles(dir: string): string[] {
+  return readdirSync(dir).map((f) => path.join(dir, f));
+}
+
+/** A copy of the dev pack with one byte of unet.onnx changed, written at test time. */
+function tamperedCopy(): string {
+  const dir = path.join(mkdtempSync(path.join(tmpdir(), 'dreamcache-tampered-')), 'dev-tiny');
+  mkdirSync(dir);
+  for (const f of readdirSync(DEV_PACK)) copyFileSync(path.join(DEV_PACK, f), path.join(dir, f));
+  const unet = readFileSync(path.join(dir, 'unet.onnx'));
+  unet[unet.length >> 1] ^= 0x01;
+  writeFileSync(path.join(dir, 'unet.onnx'), unet);
+  return dir;
+}
+
+async function openModels(page: Page) {
+  await page.getByTestId('model-menu').click();
+  await expect(page.getByTestId('model-dialog')).toBeVisible();
+}
+
+test('load a pack from files, switch to it, use it offline; a tampered copy is refused', async ({ page, context }) => {
+  await openApp(page, 'wasm');
+  await expect(page.getByTestId('pack-badge')).toContainText('tiny-emoji');
+
+  await openModels(page);
+  await expect(page.getByTestId('pack-row')).toHaveCount(1);
+  await page.getByTestId('pack-files-input').setInputFiles(packFiles(DEV_PACK));
+  await expect(page.getByTestId('pack-message')).toContainText('dev-tiny 0.1.0 is stored', { timeout: 60_000 });
+  const devRow = page.locator('[data-testid="pack-row"][data-pack-name="dev-tiny"]');
+  await expect(devRow).toContainText('untrained');
+  await shot(page, '06-model-dialog');
+
+  await devRow.getByTestId('use-pack').click();
+  await expect(page.getByTestId('pack-badge')).toContainText('dev-tiny', { timeout: 120_000 });
+  await expect(page.getByTestId('untrained-badge')).toBeVisible();
+  await expect(devRow).toContainText('in use');
+  await page.getByRole('button', { name: 'Close' }).click();
+
+  // The choice persists, and the stored pack needs no network (only the app shell is precached).
+  await page.evaluate(async () => {
+    await navigator.serviceWorker.ready;
+    if (!navigator.serviceWorker.controller) {
+      await new Promise((resolve) => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }));
+    }
+  });
+  await context.setOffline(true);
+  await page.reload();
+  await expect(page.getByTestId('pack-badge')).toContainText('dev-tiny', { timeout: 120_000 });
+  await expect(page.getByTestId('untrained-badge')).toBeVisible();
+  await configure(page, { prompt: 'a red ball', steps: 2, seed: 3 });
+  await generate(page);
+
+  // One byte changed in unet.onnx: refused, nothing stored, the active pack unchanged.
+  await openModels(page);
+  await page.getByTestId('pack-files-input').setInputFiles(packFiles(tamperedCopy()));
+  await expect(page.getByTestId('pack-error')).toHaveText('This pack was not added: unet.onnx: sha256 differs from the manifest', {
+    timeout: 60_000,
+  });
+  await shot(page, '07-model-dialog-refused');
+  await expect(page.getByTestId('pack-row')).toHaveCount(2);
+  await expect(page.getByTestId('pack-badge')).toContainText('dev-tiny');
+  await expect(devRow).toContainText('in use');
+});

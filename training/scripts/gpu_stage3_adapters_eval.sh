@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Stage 3 on the GPU box (run from training/), in calls of at most 10 minutes; every phase is
+# time-boxed and resumes from the box's state under $RUNS on a warm machine.
+#   bash scripts/gpu_stage3_adapters_eval.sh train MINUTES [EVAL_MINUTES]
+#       DreamCache adapters (DDP on every GPU, resumes), and — once, beside them on the same
+#       GPUs — the three evaluators (identity, clip, scene; EVAL_MINUTES each, default 4).
+#   bash scripts/gpu_stage3_adapters_eval.sh bench MINUTES [extra bench args…]
+#       the held-out benchmark + ablations (resumes from its records; rerun until not partial).
+# Batch sizes: ABATCH (adapters, 256/GPU), EBATCH (evaluators, 256/GPU), BBATCH (bench images per
+# sampler call, 512); EVAL_ARGS are extra evaluator-trainer arguments (CPU dry runs).
+# Results go to $OUT as at most 8 files, each < 16 MiB (tarballs of split weights and logs).
+set -uo pipefail
+source scripts/gpu_env.sh
+PHASE=${1:?train or bench}
+MIN=${2:?minutes}
+BASE=${BASE:-$PWD/checkpoints/tiny-emoji-v1}
+EVAL=$RUNS/evaluators
+mkdir -p "$OUT" "$EVAL"
+
+filter() { grep -v Warn | awk '/"step"/{n++; if (n%10==1) print; next} /done|start|Error|error|Traceback/'; }
+
+if [ "$PHASE" = train ]; then
+  EMIN=${3:-4}
+  PIDS=()
+  PORT=29511
+  for k in identity clip scene; do
+    PORT=$((PORT + 1))
+    if [ ! -f "$RUNS/eval-$k/$k.json" ]; then
+      # one rendezvous port per concurrent job (torch 1.13's --standalone always takes 29400)
+      torchrun --nnodes=1 --master_port=$PORT --nproc_per_node="$NGPU" -m dreamcache.eval.train_$k --webp "$WEBP" \
+        --out "$RUNS/eval-$k" --minutes "$EMIN" --batch "${EBATCH:-256}" ${EVAL_ARGS:-} > "$RUNS/eval-$k.out" 2>&1 &
+      PIDS+=($!)
+    fi
+  done
+  trun -m dreamcache.train.adapters --webp "$WEBP" --base "$BASE" --out "$RUNS/adapters" --minutes "$MIN" \
+    --batch "${ABATCH:-256}" 2>&1 | tee -a "$RUNS/adapters.out" | filter
+  for p in "${PIDS[@]}"; do wait "$p"; done
+  for k in identity clip scene; do
+    grep '"done"' "$RUNS/eval-$k/log.jsonl" | tail -1
+    cp "$RUNS/eval-$k/$k.json" "$RUNS"/eval-$k/weights/* "$EVAL/" 2>/dev/null
+    tar -C "$RUNS/eval-$k" -cf "$OUT/eval-$k.tar" "$k.json" log.jsonl weights 2>/dev/null
+  done
+  tar -C "$RUNS/adapters" -cf "$OUT/adapters.tar" adapters.json log.jsonl weights
+elif [ "$PHASE" = bench ]; then
+  shift 2
+  trun -m dreamcache.eval.bench --weights "$BASE" --adapters "$RUNS/adapters/weights" --evaluators "$EVAL" \
+    --webp "$WEBP" --out "$RUNS/bench" --minutes "$MIN" --batch "${BBATCH:-512}" --ablation-steps 25 "$@" 2>&1 \
+    | tee -a "$RUNS/bench.out" | grep -v Warn | tail -60
+  cp "$RUNS/bench/bench.md" "$RUNS/bench/bench.json" "$OUT/" 2>/dev/null
+  # PNGs and per-image records in one file: a chained "train … && bench …" call stays ≤ 8 files
+  (cd "$RUNS/bench" && tar -czf "$OUT/bench.tar.gz" records $(ls grid.png sweep.png 2>/dev/null))
+else
+  echo "unknown phase $PHASE (train | bench)"; exit 2
+fi
+ls -la "$OUT"

@@ -1,0 +1,159 @@
+"""Evaluation code on CPU at toy scale: the three evaluator trainers (1–2 steps, held-out report),
+the held-out guard, the benchmark CLI end to end (table, JSON, grid, sweep plot, resume) with
+dev-tiny weights, and the parity script's Python side against a saved runtime output."""
+import json
+import os
+import shutil
+import types
+
+import pytest
+import torch
+
+from dreamcache.data import SubjectBank
+from dreamcache.data.subjects import SubjectSetError, load_heldout_ids
+from dreamcache.eval import bench, parity, train_clip, train_identity, train_scene
+from dreamcache.eval.data import HeldoutLeakError, check_training_bank, load_folder_bank, name_from_file
+from dreamcache.eval.prompts import PROMPTS
+from dreamcache.eval.trainer import load_evaluator
+from dreamcache.export import build_models
+from dreamcache.models.config import PRESETS
+from dreamcache.models.unet import reset_adapter
+from dreamcache.train.common import save_split
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+WEBP = os.path.join(ROOT, "node_modules", "@lobehub", "fluent-emoji-3d", "assets")
+FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "parity")
+TINY = os.path.join(ROOT, "training", "checkpoints", "tiny-emoji-v1")
+TOY = ["--max-steps", "2", "--batch", "6", "--log-every", "1", "--eval-batches", "1", "--eval-batch", "12",
+       "--width", "4"]
+
+
+@pytest.fixture(scope="module")
+def webp_dir():
+    if not os.path.isdir(WEBP):
+        pytest.skip("subject art not installed (npm install brings @lobehub/fluent-emoji-3d)")
+    return WEBP
+
+
+@pytest.fixture(scope="module")
+def evaluators(webp_dir, tmp_path_factory):
+    """Trains the three evaluators for 2 steps each; returns a folder holding all of them."""
+    root = tmp_path_factory.mktemp("evaluators")
+    flat = root / "all"
+    flat.mkdir()
+    for kind, mod, extra in (("identity", train_identity, []), ("clip", train_clip, ["--text-width", "32"]),
+                             ("scene", train_scene, [])):
+        out = str(root / kind)
+        mod.main(["--webp", webp_dir, "--out", out] + TOY + extra)
+        for f in os.listdir(os.path.join(out, "weights")):
+            shutil.copy(os.path.join(out, "weights", f), flat)
+        shutil.copy(os.path.join(out, f"{kind}.json"), flat)
+    return str(flat)
+
+
+def test_evaluators_train_and_report_heldout_accuracy(evaluators):
+    want = {"identity": ["retrieval_top1", "retrieval_top1_on_white"], "clip": ["image_to_text_top1", "text_to_image_top1"],
+            "scene": ["scene_accuracy", "modifier_accuracy"]}
+    for kind, keys in want.items():
+        meta = json.load(open(os.path.join(evaluators, f"{kind}.json")))
+        assert meta["step"] == 2 and meta["train_subjects"] == 619 and meta["heldout_subjects"] == 160
+        for k in keys:
+            assert 0.0 <= meta["heldout"][k] <= 1.0
+        net = load_evaluator(evaluators, kind)
+        x = torch.zeros(2, 3, 128, 128)
+        out = net.image(x) if kind == "clip" else net(x)
+        assert (out[0] if kind == "scene" else out).shape[0] == 2
+
+
+def test_heldout_guard_refuses_banks_with_heldout_subjects(webp_dir):
+    held = SubjectBank.load(webp_dir, split="heldout", size=16, limit=2)
+    with pytest.raises(HeldoutLeakError):
+        check_training_bank(held)
+    # a bank that claims to be the training split but holds a held-out id
+    fake = types.SimpleNamespace(split="train", ids=["1F600", sorted(load_heldout_ids())[0]])
+    with pytest.raises(HeldoutLeakError, match="held-out subjects"):
+        check_training_bank(fake)
+    # relabelling held-out subjects as training ones is refused by the bank itself
+    relabelled = [s.__class__(**{**s.__dict__, "split": "train"}) for s in held.subjects]
+    with pytest.raises(SubjectSetError):
+        SubjectBank(relabelled, held.rgba, "train")
+
+
+def _dev_tiny_weights(folder: str):
+    """A dev-tiny "trained" weights folder (random weights, small random adapters) in the
+    trainers' format, so the bench runs fast on CPU."""
+    cfg = PRESETS["dev-tiny"](4096)
+    unet, vae, te, seg = build_models(cfg, seed=0)
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in unet.adapter_parameters():
+            if p.dim() > 1:
+                p.add_(torch.randn(p.shape, generator=g) * 0.05)
+    save_split({k: v for k, v in unet.state_dict().items() if ".mem" not in k and "_mem." not in k}, folder, "unet")
+    save_split({k: v for k, v in unet.state_dict().items() if "_mem." in k}, folder, "adapters")
+    save_split(te.state_dict(), folder, "text_encoder")
+    save_split(vae.state_dict(), folder, "vae")
+    save_split(seg.state_dict(), folder, "segmenter")
+    json.dump({"config": cfg.vae.to_dict(), "scaling_factor": 0.5}, open(os.path.join(folder, "vae.json"), "w"))
+    json.dump({"config": cfg.segmenter.to_dict()}, open(os.path.join(folder, "segmenter.json"), "w"))
+
+
+def test_bench_end_to_end_at_toy_scale(webp_dir, evaluators, tmp_path):
+    weights = str(tmp_path / "weights")
+    _dev_tiny_weights(weights)
+    out = str(tmp_path / "bench")
+    args = ["--weights", weights, "--preset", "dev-tiny", "--evaluators", evaluators, "--webp", webp_dir,
+            "--limit-subjects", "2", "--limit-prompts", "2", "--seeds", "1", "--steps", "2", "--scales", "0,2",
+            "--batch", "4", "--grid-subjects", "2", "--out", out]
+    bench.main(args + ["--minutes", "0"])   # time box already over: nothing runs, a partial report
+    assert json.load(open(os.path.join(out, "bench.json")))["partial"]
+    bench.main(args)                         # resumes: runs everything
+    res = json.load(open(os.path.join(out, "bench.json")))
+    assert not res["partial"]
+    r = res["results"]
+    assert {"text-only", "DreamCache", "ground truth", "cache t=600", "mid-only cache", "sI=2", "3 references"} <= set(r)
+    for name, v in r.items():
+        assert v["n"] == 4, name
+        for m in ("dino", "clip_i", "clip_t", "masked_dino", "masked_clip_i"):
+            assert -1.0 <= v[m] <= 1.0
+    # random adapters: DreamCache is not the base model, and t=600 is not t=1
+    assert r["DreamCache"]["dino"] != r["text-only"]["dino"]
+    assert r["cache t=1"]["dino"] != r["cache t=600"]["dino"]
+    md = open(os.path.join(out, "bench.md")).read()
+    assert "| DreamCache |" in md and "gap closed" in md
+    from PIL import Image
+    assert Image.open(os.path.join(out, "grid.png")).size == (110 + 5 * 128, 28 + 2 * 128)
+    assert os.path.isfile(os.path.join(out, "sweep.png"))
+
+
+def test_bench_accepts_a_folder_of_png_subjects(evaluators, tmp_path):
+    from PIL import Image
+    for name, color in (("red_apple.png", (220, 30, 30, 255)), ("blue-cube_2.png", (30, 30, 220, 255))):
+        im = Image.new("RGBA", (40, 30), (0, 0, 0, 0))
+        im.paste(Image.new("RGBA", (20, 20), color), (10, 5))
+        im.save(tmp_path / name)
+    bank = load_folder_bank(str(tmp_path), 32, "cpu")
+    assert bank.labels == ["blue cube", "red apple"] and bank.split == "heldout"
+    assert name_from_file(tmp_path / "golden_retriever.png") == "golden retriever"
+    assert len(PROMPTS) == 25 and PROMPTS[0].text("red apple") == "a photo of a red apple on a beach"
+    weights = str(tmp_path / "weights")
+    _dev_tiny_weights(weights)
+    out = str(tmp_path / "bench")
+    bench.main(["--weights", weights, "--preset", "dev-tiny", "--evaluators", evaluators, "--subject-dir",
+                str(tmp_path), "--limit-prompts", "1", "--seeds", "1", "--steps", "1", "--ablations", "none",
+                "--out", out])
+    res = json.load(open(os.path.join(out, "bench.json")))["results"]
+    assert res["DreamCache"]["n"] == 2 and res["ground truth"]["n"] == 2
+    subjects = {json.loads(l)["subject"] for l in open(os.path.join(out, "records", "rank0.jsonl"))}
+    assert subjects == {"file:blue-cube_2.png", "file:red_apple.png"}
+
+
+def test_parity_python_side_matches_saved_runtime_output(tmp_path):
+    out = str(tmp_path / "parity")
+    shutil.copytree(FIXTURE, out)
+    models = parity.load_models(TINY, None)
+    for m in models.unet.modules():
+        if getattr(m, "has_adapter", False):
+            reset_adapter(m)   # the fixture was made with identity adapters
+    res = parity.compare(models, out)
+    assert res["max_abs"] <= 2 and res["mean_abs"] < 0.05, res
