@@ -4,9 +4,11 @@ import { expect, test, type Page } from '@playwright/test';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { configure, generate, openApp, shot } from './support/app';
+import { fileURLToPath } from 'node:url';
+import { addSubject, configure, generate, openApp, shot } from './support/app';
+import { fixture } from './support/files';
 
-const DEV_PACK = path.resolve(__dirname, '../public/models/dev-tiny');
+const DEV_PACK = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../public/models/dev-tiny');
 
 function packFiles(dir: string): string[] {
   return readdirSync(dir).map((f) => path.join(dir, f));
@@ -31,6 +33,9 @@ async function openModels(page: Page) {
 test('load a pack from files, switch to it, use it offline; a tampered copy is refused', async ({ page, context }) => {
   await openApp(page, 'wasm');
   await expect(page.getByTestId('pack-badge')).toContainText('tiny-emoji');
+  // A subject of the embedded pack (a cut-out: no segmenter), selected.
+  await addSubject(page, fixture('cutout.png'), { via: 'picker' });
+  await expect(page.getByTestId('subject').locator('button').first()).toHaveAttribute('aria-pressed', 'true');
 
   await openModels(page);
   await expect(page.getByTestId('pack-row')).toHaveCount(1);
@@ -45,6 +50,11 @@ test('load a pack from files, switch to it, use it offline; a tampered copy is r
   await expect(page.getByTestId('untrained-badge')).toBeVisible();
   await expect(devRow).toContainText('in use');
   await page.getByRole('button', { name: 'Close' }).click();
+  // The tiny-emoji subject is listed apart and cannot be chosen with dev-tiny.
+  await expect(page.getByTestId('other-pack-subjects')).toBeVisible();
+  await expect(page.getByTestId('subject').locator('button').first()).toBeDisabled();
+  await expect(page.getByTestId('subject-none')).toHaveAttribute('aria-pressed', 'true');
+  await shot(page, '08-other-pack-subject');
 
   // The choice persists, and the stored pack needs no network (only the app shell is precached).
   await page.evaluate(async () => {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { BackendError, CacheFileError, CacheMismatchError, CancelledError, InputError, NotLoadedError, PackError, reviveError, serializeError } from './errors';
+import { BackendError, CacheFileError, DeviceLimitError, CacheMismatchError, CancelledError, InputError, NotLoadedError, PackError, reviveError, serializeError } from './errors';
 
 describe('errors across the worker boundary', () => {
   it('keep their class, name, message and reason through serialize → revive', () => {
-    for (const e of [new PackError('p'), new CacheMismatchError('c'), new CancelledError(), new InputError('i'), new NotLoadedError('n'), new BackendError('b')]) {
+    for (const e of [new PackError('p'), new CacheMismatchError('c'), new CancelledError(), new InputError('i'), new NotLoadedError('n'), new BackendError('b'), new DeviceLimitError('d')]) {
       const back = reviveError(structuredClone(serializeError(e)));
       expect(back).toBeInstanceOf(e.constructor);
       expect(back.name).toBe(e.constructor.name);

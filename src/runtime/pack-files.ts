@@ -12,7 +12,7 @@ import { Sha256 } from './sha256-stream';
 export type PackBlobs = Readonly<Record<string, Blob>>;
 
 /** Files up to this size are hashed by WebCrypto in one go (fast, native); larger ones stream. */
-export const WHOLE_HASH_LIMIT = 64 * 1024 * 1024;
+export const WHOLE_HASH_LIMIT = 256 * 1024 * 1024;
 
 function missing(path: string): PackError {
   return new PackError(`missing file ${path}`);
@@ -48,8 +48,8 @@ export function createBlobSource(files: PackBlobs, location: string): PackSource
 }
 
 /** Lowercase hex sha256 of a Blob; `onBytes` gets the bytes hashed so far. */
-export async function hashBlob(blob: Blob, onBytes?: (loaded: number) => void): Promise<string> {
-  if (blob.size <= WHOLE_HASH_LIMIT) {
+export async function hashBlob(blob: Blob, onBytes?: (loaded: number) => void, wholeLimit = WHOLE_HASH_LIMIT): Promise<string> {
+  if (blob.size <= wholeLimit) {
     const hex = await sha256Hex(new Uint8Array(await blob.arrayBuffer()));
     onBytes?.(blob.size);
     return hex;

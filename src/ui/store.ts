@@ -13,6 +13,8 @@ import type { ActivePack, AppStorage, GalleryRecord, GenerationSettings, StoredP
 import { assertStorageRoom, blobsByName, blobsFromDirectory, fetchPack, preparePack, type PackProgress } from './pack-import';
 import { detectCapabilities } from '../runtime/capabilities';
 import type { PackBlobs } from '../runtime/pack-files';
+import { readManifest } from '../runtime/pack';
+import { createFetchSource } from '../runtime/pack-source';
 import { cleanName, exportSubjectFile, importSubjectFile, nameFromFile, newSubjectRecord, readSubjectCache } from './subject-files';
 
 export type { Job } from './job-progress';
@@ -102,6 +104,8 @@ interface AppState {
   packError: string | null;
   packMessage: string | null;
   modelMenuOpen: boolean;
+  /** Name, version and trained flag of the embedded pack, read from its manifest. */
+  embeddedInfo: { name: string; version: string; trained: boolean } | null;
 
   start(options: StartOptions): Promise<void>;
   addFiles(files: readonly File[]): Promise<void>;
@@ -252,11 +256,17 @@ export const useApp = create<AppState>()((set, get) => {
     packError: null,
     packMessage: null,
     modelMenuOpen: false,
+    embeddedInfo: null,
 
     async start({ engine, storage, packUrl, backend, numThreads, restoreActivePack = false }) {
       if (get().phase !== 'idle') return;
       set({ engine, storage, phase: 'loading', embeddedPackUrl: packUrl, backendPreference: backend, numThreads });
       let wanted: ActivePack = EMBEDDED;
+      // For the model menu, even while a stored pack is in use (the service worker has it offline).
+      readManifest(createFetchSource(packUrl)).then(
+        (m) => set({ embeddedInfo: { name: m.name, version: m.version, trained: m.trained } }),
+        () => undefined,
+      );
       // The library and gallery show while the model is still loading.
       try {
         const [subjects, images, saved, packs, active] = await Promise.all([

@@ -25,6 +25,7 @@ export function ModelDialog() {
   const message = useApp((s) => s.packMessage);
   const busy = useApp((s) => s.job !== null || s.draft !== null);
   const embeddedUrl = useApp((s) => s.embeddedPackUrl);
+  const embedded = useApp((s) => s.embeddedInfo);
   const { setModelMenuOpen, addPackFiles, addPackDirectory, addPackUrl, switchPack, deletePack } = useApp.getState();
   const folderInput = useRef<HTMLInputElement>(null);
   const filesInput = useRef<HTMLInputElement>(null);
@@ -44,7 +45,7 @@ export function ModelDialog() {
     input.value = '';
     if (files.length === 0) return;
     const rel = (files[0] as File & { webkitRelativePath?: string }).webkitRelativePath;
-    void addPackFiles(files, rel ? rel.split('/')[0] : `${files.length} files`);
+    void addPackFiles(files, rel ? rel.split('/')[0] : `${files.length} picked files`);
   };
   const chooseFolder = async () => {
     const picker = directoryPicker();
@@ -74,9 +75,9 @@ export function ModelDialog() {
 
         <ul className="pack-list" data-testid="pack-list">
           <PackRow
-            title={active.kind === 'embedded' && loaded ? loaded.manifest.name : embeddedName(embeddedUrl)}
-            version={active.kind === 'embedded' && loaded ? loaded.manifest.version : null}
-            trained={active.kind === 'embedded' && loaded ? loaded.manifest.trained : true}
+            title={embedded?.name ?? (active.kind === 'embedded' && loaded ? loaded.manifest.name : embeddedName(embeddedUrl))}
+            version={embedded?.version ?? (active.kind === 'embedded' && loaded ? loaded.manifest.version : null)}
+            trained={embedded?.trained ?? (active.kind === 'embedded' && loaded ? loaded.manifest.trained : true)}
             meta="built in · always available offline"
             active={isActive({ kind: 'embedded' })}
             disabled={working || busy}
@@ -207,12 +208,12 @@ function PackRow(props: {
             Use
           </button>
         )}
-        {props.onDelete && (
+        {props.onDelete && !props.active && (
           <button
             className="icon-btn icon-btn-danger"
             onClick={props.onDelete}
-            disabled={props.active || props.disabled}
-            title={props.active ? 'Switch to another model to delete this one' : 'Delete the stored pack'}
+            disabled={props.disabled}
+            title="Delete the stored pack"
             aria-label={`Delete ${props.title}`}
             data-testid="delete-pack"
           >

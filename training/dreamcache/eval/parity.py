@@ -101,6 +101,7 @@ def compare(models, out: str) -> Dict:
         rows.append({"id": c["id"], "method": "DreamCache" if c["reference"] else "text-only", "prompt": c["prompt"],
                      "steps": c["steps"], "max_abs": int(d.max()), "mean_abs": float(d.mean()),
                      "cache_max_abs": cache_diff})
+        print(f"{c['id']}: max abs {rows[-1]['max_abs']}, mean abs {rows[-1]['mean_abs']:.4f}", flush=True)
     res = {"cases": rows, "max_abs": max(r["max_abs"] for r in rows),
            "mean_abs": float(np.mean([r["mean_abs"] for r in rows])),
            "cache_max_abs": max((r["cache_max_abs"] for r in rows if r["cache_max_abs"] is not None), default=None)}
