@@ -61,6 +61,14 @@ describe('deviceFitProblem', () => {
     expect(choice.precision.unet).toBe('fp16');
     expect(deviceFitProblem(m, f16, choice)).toBeNull();
   });
+  it("judges by the graph's largest weight when the manifest records it (one GPU buffer per weight)", () => {
+    const m = pack(false);
+    const unet = m.files.find((f) => f.path === 'unet.onnx')!;
+    unet.largestTensorBytes = 26e6; // SD 1.5's largest fp32 weight is ~26 MB
+    expect(deviceFitProblem(m, caps, chooseBackend(caps, m, 'auto'))).toBeNull();
+    unet.largestTensorBytes = 2.5 * GB;
+    expect(deviceFitProblem(m, caps, chooseBackend(caps, m, 'auto'))).toMatch(/GPU buffer of 2\.5 GB \(unet\.onnx\)/);
+  });
   it('uses the smaller of maxBufferSize and maxStorageBufferBindingSize', () => {
     const small = { ...caps, shaderF16: true, maxStorageBufferBindingSize: 1 * GiB };
     const m = pack(true);

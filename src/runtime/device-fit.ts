@@ -23,9 +23,16 @@ function sizeOf(manifest: PackManifest, path: string | undefined): number {
   return path ? (manifest.files.find((f) => f.path === path)?.bytes ?? 0) : 0;
 }
 
-/** The largest single file (graph or external data) of a role at a precision. */
+/**
+ * The largest GPU buffer a role needs at a precision: the graph's largest weight when the
+ * manifest records it (onnxruntime makes one buffer per weight), otherwise, conservatively,
+ * its largest file (graph or external data).
+ */
 function largestFile(manifest: PackManifest, role: GraphRole, precision: 'fp32' | 'fp16'): Need | null {
   const g = manifest.graphs[role];
+  const graph = precision === 'fp16' ? g.fp16 : g.fp32;
+  const tensor = manifest.files.find((f) => f.path === graph)?.largestTensorBytes;
+  if (graph && typeof tensor === 'number') return { role, path: graph, bytes: tensor };
   const paths = precision === 'fp16' ? [g.fp16, g.fp16Data] : [g.fp32, g.fp32Data];
   let best: Need | null = null;
   for (const p of paths) {

@@ -26,6 +26,8 @@ export interface PackFileEntry {
   path: string;
   bytes: number;
   sha256: string;
+  /** ONNX graphs: bytes of the largest weight as the runtime holds it (one GPU buffer each). */
+  largestTensorBytes?: number;
 }
 
 export interface PackManifest {

@@ -22,9 +22,39 @@ def sha256_file(path: str) -> str:
     return h.hexdigest()
 
 
+_ELEMENT_BYTES = {1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 16: 2}
+
+
+def largest_tensor_bytes(path: str) -> int:
+    """Bytes of the graph's largest weight as the runtime holds it: one GPU buffer each. A float16
+    weight stored for a Cast to float32 (onnx_export.store_weights_fp16) counts at 4 bytes."""
+    import onnx  # only for .onnx files
+    m = onnx.load(path, load_external_data=False)
+    to_float = {n.input[0] for n in m.graph.node if n.op_type == "Cast"
+                and any(a.name == "to" and a.i == onnx.TensorProto.FLOAT for a in n.attribute)}
+    best = 0
+    for t in m.graph.initializer:
+        count = 1
+        for d in t.dims:
+            count *= d
+        size = 4 if t.name in to_float else _ELEMENT_BYTES.get(t.data_type, 4)
+        best = max(best, count * size)
+    return best
+
+
 def file_entries(folder: str) -> List[Dict]:
-    return [{"path": n, "bytes": os.path.getsize(os.path.join(folder, n)), "sha256": sha256_file(os.path.join(folder, n))}
-            for n in sorted(os.listdir(folder)) if n != "manifest.json"]
+    """manifest `files`: every file but the manifest, with size and sha256; ONNX graphs also
+    carry `largestTensorBytes` (the device check compares it with the GPU's buffer limits)."""
+    out = []
+    for n in sorted(os.listdir(folder)):
+        if n == "manifest.json":
+            continue
+        p = os.path.join(folder, n)
+        e = {"path": n, "bytes": os.path.getsize(p), "sha256": sha256_file(p)}
+        if n.endswith(".onnx"):
+            e["largestTensorBytes"] = largest_tensor_bytes(p)
+        out.append(e)
+    return out
 
 
 def pack_fingerprint(manifest: Dict) -> str:
