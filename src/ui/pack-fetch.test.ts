@@ -65,7 +65,10 @@ describe('fetchPack', () => {
     // 256 MiB passes chooseBackend's floor; the dev pack's 5 MB U-Net fits it
     expect((await fetchPack(`${base}/good/`, { caps: tiny, backend: 'webgpu' })).name).toBe('dev-tiny');
     const manifest = JSON.parse(files.get('manifest.json')!.toString());
-    manifest.files.find((f: { path: string }) => f.path === 'unet.onnx').bytes = 300 << 20;
+    // A U-Net whose largest weight (one GPU buffer) is 300 MiB.
+    const unet = manifest.files.find((f: { path: string }) => f.path === 'unet.onnx');
+    unet.bytes = 300 << 20;
+    unet.largestTensorBytes = 300 << 20;
     files.set('manifest.json', Buffer.from(JSON.stringify(manifest)));
     try {
       await expect(fetchPack(`${base}/good/`, { caps: tiny, backend: 'webgpu' })).rejects.toThrow(DeviceLimitError);
