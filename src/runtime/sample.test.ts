@@ -84,7 +84,13 @@ describe('sampleLatent', () => {
       plan: planGuidance(false, 'joint'),
       textScale: 1,
       imageScale: 1,
-      runUnet: async (b) => exactEps(mu, b),
+      runUnet: async (b) => {
+        // Like a real U-Net call: synchronous compute that takes time (so the timer is due),
+        // resolved through microtasks only (as ORT's wasm runs are).
+        const until = performance.now() + 2;
+        while (performance.now() < until);
+        return exactEps(mu, b);
+      },
       isCancelled: () => false,
     });
     clearInterval(timer);
