@@ -65,10 +65,7 @@ def run(kind: str, a, meta: Dict, model: torch.nn.Module, loss_fn: LossFn, evalu
     ema = EMA(model, 0.999)
     opt = torch.optim.AdamW(param_groups_no_decay(model.parameters(), 0.05), lr=a.lr, betas=(0.9, 0.99))
     ck = Checkpoint(os.path.join(a.out, "ckpt"))
-    step = 0
-    if ck.exists():
-        s = ck.load(d.device)
-        model.load_state_dict(s["model"]); opt.load_state_dict(s["opt"]); ema.shadow = s["ema"]; step = s["step"]
+    step = ck.resume(d.device, model, opt, ema)
     wrapped = d.wrap(model)
     log = Log(a.out, d.main)
     log.write(event="start", kind=kind, step=step, world=d.world, batch=a.batch, subjects=len(bank),

@@ -96,10 +96,7 @@ def main(argv=None):
     ema = EMA(adapters, 0.999)
     opt = torch.optim.AdamW(adapters.parameters(), lr=a.lr, betas=(0.9, 0.99), weight_decay=0.0)
     ck = Checkpoint(os.path.join(a.out, "ckpt"))
-    step = 0
-    if ck.exists():
-        s = ck.load(d.device)
-        adapters.load_state_dict(s["model"]); opt.load_state_dict(s["opt"]); ema.shadow = s["ema"]; step = s["step"]
+    step = ck.resume(d.device, adapters, opt, ema)
     model = d.wrap(unet)
     acp = alphas_cumprod().to(d.device)
     with torch.no_grad():

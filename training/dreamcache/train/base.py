@@ -76,11 +76,8 @@ def main(argv=None):
     ema = EMA(net, 0.9995)
     opt = torch.optim.AdamW(param_groups_no_decay(net.parameters(), 0.01), lr=a.lr, betas=(0.9, 0.99))
     ck = Checkpoint(os.path.join(a.out, "ckpt"))
-    step = 0
-    if ck.exists():
-        s = ck.load(d.device)
-        net.load_state_dict(s["model"]); opt.load_state_dict(s["opt"]); ema.shadow = s["ema"]; step = s["step"]
-    elif a.init_from:
+    step = ck.resume(d.device, net, opt, ema)
+    if not ck.exists() and a.init_from:
         net.unet.load_state_dict({k: v.float() for k, v in load_split(a.init_from, "unet").items()})
         net.text_encoder.load_state_dict({k: v.float() for k, v in load_split(a.init_from, "text_encoder").items()})
         ema = EMA(net, 0.9995)

@@ -158,6 +158,16 @@ class Checkpoint:
     def load(self, device) -> Dict:
         return torch.load(self.path, map_location=device)
 
+    def resume(self, device, model: torch.nn.Module, opt, ema: "EMA") -> int:
+        """Restores model, optimizer and EMA when a checkpoint exists; returns the step (0 if none)."""
+        if not self.exists():
+            return 0
+        s = self.load(device)
+        model.load_state_dict(s["model"])
+        opt.load_state_dict(s["opt"])
+        ema.shadow = s["ema"]
+        return s["step"]
+
 
 class Log:
     def __init__(self, folder: str, enabled: bool):

@@ -74,10 +74,7 @@ def main(argv=None):
     ema = EMA(seg, 0.998)
     opt = torch.optim.AdamW(seg.parameters(), lr=a.lr, weight_decay=1e-4)
     ck = Checkpoint(os.path.join(a.out, "ckpt"))
-    step = 0
-    if ck.exists():
-        s = ck.load(d.device)
-        seg.load_state_dict(s["model"]); opt.load_state_dict(s["opt"]); ema.shadow = s["ema"]; step = s["step"]
+    step = ck.resume(d.device, seg, opt, ema)
     model = d.wrap(seg)
     log = Log(a.out, d.main)
     log.write(event="start", step=step, world=d.world, params=sum(p.numel() for p in seg.parameters()))

@@ -68,10 +68,7 @@ def main(argv=None):
     ema = EMA(vae, 0.999)
     opt = torch.optim.AdamW(vae.parameters(), lr=a.lr, betas=(0.9, 0.99), weight_decay=0.0)
     ck = Checkpoint(os.path.join(a.out, "ckpt"))
-    step = 0
-    if ck.exists():
-        s = ck.load(d.device)
-        vae.load_state_dict(s["model"]); opt.load_state_dict(s["opt"]); ema.shadow = s["ema"]; step = s["step"]
+    step = ck.resume(d.device, vae, opt, ema)
     model = d.wrap(vae)
     log = Log(a.out, d.main)
     log.write(event="start", step=step, world=d.world, batch=a.batch, params=sum(p.numel() for p in vae.parameters()))
