@@ -23,7 +23,7 @@ from ..tokenizer_any import load_tokenizer
 from .base import load_vae
 from .common import (EMA, Checkpoint, Dist, Log, StepLoop, TimeBox, autocast, cycle_lr, load_split, save_split,
                      seeded_generator, setup_fast_math)
-from .data import add_data_args, make_generator
+from .data import add_data_args, add_run_args, make_generator
 
 CACHE_TIMESTEP = 1
 
@@ -71,16 +71,9 @@ def main(argv=None):
     add_data_args(ap)
     ap.add_argument("--base", required=True, help="folder with unet/text_encoder/vae parts + vae.json")
     ap.add_argument("--tokenizer", default=os.path.join(os.path.dirname(__file__), "..", "..", "data", "tokenizer.json"))
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--preset", default="tiny")
-    ap.add_argument("--minutes", type=float, default=8.0)
-    ap.add_argument("--max-steps", type=int, default=10 ** 9)
-    ap.add_argument("--batch", type=int, default=128)
-    ap.add_argument("--lr", type=float, default=1e-4)
+    add_run_args(ap, minutes=8.0, batch=128, lr=1e-4)
     ap.add_argument("--empty", type=float, default=0.07)
     ap.add_argument("--ref-dropout", type=float, default=0.1)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--log-every", type=int, default=50)
     ap.add_argument("--ckpt-every-min", type=float, default=3.0)
     a = ap.parse_args(argv)
     setup_fast_math()

@@ -15,7 +15,7 @@ from ..schedule import alphas_cumprod, q_sample
 from ..tokenizer_any import load_tokenizer
 from .common import (EMA, Checkpoint, Dist, Log, StepLoop, TimeBox, autocast, cycle_lr, load_split,
                      param_groups_no_decay, save_split, seeded_generator, setup_fast_math)
-from .data import add_data_args, make_generator
+from .data import add_data_args, add_run_args, make_generator
 
 
 class TextToImage(torch.nn.Module):
@@ -47,16 +47,9 @@ def main(argv=None):
     add_data_args(ap)
     ap.add_argument("--vae", required=True, help="VAE run folder (vae.json + weights/)")
     ap.add_argument("--tokenizer", default=os.path.join(os.path.dirname(__file__), "..", "..", "data", "tokenizer.json"))
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--preset", default="tiny")
-    ap.add_argument("--minutes", type=float, default=8.0)
-    ap.add_argument("--max-steps", type=int, default=10 ** 9)
-    ap.add_argument("--batch", type=int, default=256, help="samples per GPU")
-    ap.add_argument("--lr", type=float, default=3e-4)
+    add_run_args(ap, minutes=8.0, batch=256, lr=3e-4)
     ap.add_argument("--empty", type=float, default=0.10, help="fraction of empty captions")
     ap.add_argument("--min-snr", type=float, default=5.0, help="min-SNR-gamma loss weight (0 = plain MSE)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--log-every", type=int, default=50)
     ap.add_argument("--ckpt-every-min", type=float, default=3.0)
     ap.add_argument("--init-from", default=None, help="weights/ folder (unet + text_encoder parts) to start from "
                     "when no checkpoint exists, e.g. on a fresh GPU box")

@@ -13,7 +13,7 @@ from ..models import Segmenter
 from ..models.config import PRESETS
 from .common import (EMA, Checkpoint, Dist, Log, StepLoop, TimeBox, autocast, cycle_lr, save_split, seeded_generator,
                      setup_fast_math)
-from .data import add_data_args, make_generator
+from .data import add_data_args, add_run_args, make_generator
 
 
 def seg_batch(gen, batch, g, scenes):
@@ -53,14 +53,7 @@ def evaluate_iou(seg, gen, device, scenes=None, n_batches=8, batch=64, seed=777)
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_args(ap)
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--preset", default="tiny")
-    ap.add_argument("--minutes", type=float, default=3.0)
-    ap.add_argument("--max-steps", type=int, default=10 ** 9)
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--log-every", type=int, default=50)
+    add_run_args(ap, minutes=3.0, batch=64, lr=1e-3)
     ap.add_argument("--eval-batches", type=int, default=8, help="batches of 64 for the final IoU")
     a = ap.parse_args(argv)
     setup_fast_math()

@@ -12,7 +12,7 @@ from ..models import AutoencoderKL
 from ..models.config import PRESETS
 from .common import (EMA, Checkpoint, Dist, Log, StepLoop, TimeBox, autocast, cycle_lr, save_split, seeded_generator,
                      setup_fast_math)
-from .data import add_data_args, make_generator
+from .data import add_data_args, add_run_args, make_generator
 
 
 def edge_loss(x, y):
@@ -46,15 +46,8 @@ def evaluate(vae, gen, device, n_batches=4, batch=64, seed=12345):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_args(ap)
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--preset", default="tiny")
-    ap.add_argument("--minutes", type=float, default=4.0)
-    ap.add_argument("--max-steps", type=int, default=10 ** 9)
-    ap.add_argument("--batch", type=int, default=64, help="images per GPU")
-    ap.add_argument("--lr", type=float, default=4e-4)
+    add_run_args(ap, minutes=4.0, batch=64, lr=4e-4)
     ap.add_argument("--kl", type=float, default=1e-6)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--log-every", type=int, default=50)
     ap.add_argument("--eval-batches", type=int, default=4, help="batches of 64 for the final PSNR")
     a = ap.parse_args(argv)
     setup_fast_math()
