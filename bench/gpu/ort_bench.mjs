@@ -81,7 +81,12 @@ async function loadOrt(a) {
     Object.assign(globalThis, globals);
     patchDawn(globals);
     // Without this toggle Dawn reports no shader-f16 on NVIDIA/Vulkan and fp16 graphs fail.
-    const gpu = create(['enable-dawn-features=vulkan_enable_f16_on_nvidia']);
+    // dawn.node takes the first adapter Vulkan lists (the loader sorts discrete GPUs by PCI bus,
+    // i.e. nvidia-smi's index 0); `adapter=` only filters by name, so it cannot tell identical
+    // cards apart: DAWN_ADAPTER is for boxes with mixed models.
+    const flags = ['enable-dawn-features=vulkan_enable_f16_on_nvidia'];
+    if (process.env.DAWN_ADAPTER) flags.push(`adapter=${process.env.DAWN_ADAPTER}`);
+    const gpu = create(flags);
     Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true });
   }
   const ort = await import(pathToFileURL(join(a.modules, 'onnxruntime-web', 'dist', BUNDLES[a.bundle])).href);
@@ -363,10 +368,24 @@ class OrtBench {
     await s.release();
   }
 
+  /** What ORT got from Dawn (requested by ORT itself: an adapter used before is "consumed"). */
+  logAdapter() {
+    try {
+      const info = this.ort.env.webgpu?.adapter?.info ?? {};
+      this.res.adapter = { vendor: info.vendor, architecture: info.architecture, device: info.device,
+        description: info.description };
+    } catch (e) {
+      this.res.adapter = { error: String(e.message ?? e) };
+    }
+    console.log(`adapter: ${JSON.stringify(this.res.adapter)}`);
+    this.save();
+  }
+
   async run() {
     const a = this.a;
     const gpuOut = a.ep === 'webgpu';
     this.text = await this.session('text_encoder');
+    if (gpuOut) this.logAdapter();
     this.vaeEnc = await this.session('vae_encoder');
     this.vaeDec = await this.session('vae_decoder');
     const unetLoc = gpuOut ? { noise_pred: 'cpu' } : undefined;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds, on this (CPU) machine, what the GPU benchmark needs on the CUDA box and cannot get
-# there (no network, no Node.js, no Vulkan loader): .carry/gpu-bench/ (git-ignored), < 40 MB.
-#   node.xz                 this machine's node binary (the box unpacks it with Python's lzma)
+# there (no network, no Node.js, no Vulkan loader): .carry/gpu-bench/ (git-ignored), ~31 MB.
+#   node.xz                 this machine's node binary, stripped (the box unpacks it with Python's lzma)
 #   node_modules.tar.xz     webgpu (dawn.node) + onnxruntime-web's native-WebGPU bundle and wasm
 #   debs/*.deb              Vulkan loader + GL dispatch libs (libvulkan1 alone fails with
 #                           VK_ERROR_INCOMPATIBLE_DRIVER: see /work/shared/notes/gpu-box.md)
@@ -20,18 +20,32 @@ mkdir -p "$OUT"
 find "$OUT" -mindepth 1 -maxdepth 1 ! -name node.xz -exec rm -rf {} +
 mkdir -p "$OUT/debs"
 
-# Compressing node takes minutes: keep an earlier node.xz made from the same binary.
-if [ ! -f "$OUT/node.xz" ] || [ "$(command -v node)" -nt "$OUT/node.xz" ]; then
-  xz -T2 -9 -c "$(command -v node)" > "$OUT/node.xz.tmp" && mv "$OUT/node.xz.tmp" "$OUT/node.xz"
+# Compressing node takes minutes: keep an earlier node.xz made from the same binary (the stamp
+# beside the carry, not in it, names that binary). Stripped: this node ships symbols and debug
+# info (12 MB, 2 MB compressed) that nothing on the box uses; .dynsym, which addons such as
+# dawn.node link against, stays.
+NODE=$(command -v node)
+STAMP=$ROOT/.carry/gpu-bench.node-stamp
+want="$(sha256sum "$NODE" | cut -d' ' -f1) stripped"
+if [ ! -f "$OUT/node.xz" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
+  tmp=$(mktemp)
+  strip --strip-all -o "$tmp" "$NODE" 2>/dev/null || cp "$NODE" "$tmp"
+  "$tmp" --version > /dev/null  # the stripped copy must still run
+  xz -T2 -9 -c "$tmp" > "$OUT/node.xz.tmp" && mv "$OUT/node.xz.tmp" "$OUT/node.xz" && echo "$want" > "$STAMP"
+  rm -f "$tmp"
 fi
 
 ORT=node_modules/onnxruntime-web
 files=(node_modules/webgpu/package.json node_modules/webgpu/index.js node_modules/webgpu/dist/linux-x64/dawn.node
        "$ORT/package.json" "$ORT/dist/ort.webgpu.min.mjs"
-       "$ORT/dist/ort-wasm-simd-threaded.asyncify.mjs" "$ORT/dist/ort-wasm-simd-threaded.asyncify.wasm")
+       "$ORT/dist/ort-wasm-simd-threaded.asyncify.mjs" "$ORT/dist/ort-wasm-simd-threaded.asyncify.wasm"
+       # the wasm build Node resolves for `import 'onnxruntime-web'`: the Python ONNX parity tests
+       # (training/tests/onnx_run.mjs) run on the box with the carried node too
+       "$ORT/dist/ort.node.min.mjs" "$ORT/dist/ort-wasm-simd-threaded.mjs" "$ORT/dist/ort-wasm-simd-threaded.wasm")
 if [ "${1:-}" = "--with-jsep" ]; then
   files+=("$ORT/dist/ort.min.mjs" "$ORT/dist/ort-wasm-simd-threaded.jsep.mjs" "$ORT/dist/ort-wasm-simd-threaded.jsep.wasm")
 fi
+files+=(node_modules/onnxruntime-common/package.json node_modules/onnxruntime-common/dist/esm)
 tar -cf - "${files[@]}" | xz -T2 -9 > "$OUT/node_modules.tar.xz"
 
 (cd "$OUT/debs" && apt-get -q -oAPT::Architecture=amd64 download \

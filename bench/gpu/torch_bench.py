@@ -230,7 +230,12 @@ class Bench:
 
     def device_name(self) -> str:
         if self.dev.type == "cuda":
-            return torch.cuda.get_device_name(self.dev)
+            # On a shared multi-GPU box the bus id proves which card ran (run_on_box.sh pins one
+            # through CUDA_VISIBLE_DEVICES; pci_bus_id exists in torch >= 2.2).
+            p = torch.cuda.get_device_properties(self.dev)
+            bus = getattr(p, "pci_bus_id", None)
+            where = f", PCI bus {bus:02x}" if isinstance(bus, int) else ""
+            return f"{p.name} (CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')}{where})"
         return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 

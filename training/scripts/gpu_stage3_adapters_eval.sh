@@ -6,6 +6,7 @@
 #       GPUs — the three evaluators (identity, clip, scene; EVAL_MINUTES each, default 4).
 #   bash scripts/gpu_stage3_adapters_eval.sh bench MINUTES [extra bench args…]
 #       the held-out benchmark + ablations (resumes from its records; rerun until not partial).
+# GPUs: every GPU the job sees (pin with CUDA_VISIBLE_DEVICES=1,2,3 to leave GPU 0 to another job).
 # Batch sizes: ABATCH (adapters, 256/GPU), EBATCH (evaluators, 256/GPU), BBATCH (bench images per
 # sampler call, 512); EVAL_ARGS are extra evaluator-trainer arguments (CPU dry runs).
 # Results go to $OUT as at most 8 files, each < 16 MiB (tarballs of split weights and logs).
@@ -22,10 +23,12 @@ filter() { grep -v Warn | awk '/"step"/{n++; if (n%10==1) print; next} /done|sta
 if [ "$PHASE" = train ]; then
   EMIN=${3:-4}
   PIDS=()
+  RAN=()
   PORT=29511
   for k in identity clip scene; do
     PORT=$((PORT + 1))
     if [ ! -f "$RUNS/eval-$k/$k.json" ]; then
+      RAN+=("$k")
       # one rendezvous port per concurrent job (torch 1.13's --standalone always takes 29400)
       torchrun --nnodes=1 --master_port=$PORT --nproc_per_node="$NGPU" -m dreamcache.eval.train_$k --webp "$WEBP" \
         --out "$RUNS/eval-$k" --minutes "$EMIN" --batch "${EBATCH:-256}" ${EVAL_ARGS:-} > "$RUNS/eval-$k.out" 2>&1 &
@@ -35,7 +38,8 @@ if [ "$PHASE" = train ]; then
   trun -m dreamcache.train.adapters --webp "$WEBP" --base "$BASE" --out "$RUNS/adapters" --minutes "$MIN" \
     --batch "${ABATCH:-256}" 2>&1 | tee -a "$RUNS/adapters.out" | filter
   for p in "${PIDS[@]}"; do wait "$p"; done
-  for k in identity clip scene; do
+  # only evaluators trained in this call come back: $OUT holds at most 8 files per call
+  for k in "${RAN[@]}"; do
     grep '"done"' "$RUNS/eval-$k/log.jsonl" | tail -1
     cp "$RUNS/eval-$k/$k.json" "$RUNS"/eval-$k/weights/* "$EVAL/" 2>/dev/null
     tar -C "$RUNS/eval-$k" -cf "$OUT/eval-$k.tar" "$k.json" log.jsonl weights 2>/dev/null

@@ -45,6 +45,8 @@ def test_pipeline_trains_resumes_and_exports(webp_dir, tmp_path):
             shutil.copy(os.path.join(src, f), weights)
     shutil.copy(f"{runs}/vae/vae.json", weights)
     adapters.main(common + ["--base", weights, "--out", f"{runs}/adapters", "--max-steps", "1", "--batch", "4"])
+    logged = [json.loads(l) for l in open(f"{runs}/adapters/log.jsonl") if '"loss"' in l]
+    assert all(logged[0][f"ms_{k}"] >= 0 for k in ("gen", "frozen", "train")), "per-phase step profile"
     for f in os.listdir(f"{runs}/adapters/weights"):
         shutil.copy(os.path.join(f"{runs}/adapters/weights", f), weights)
 

@@ -21,8 +21,8 @@ from ..models.config import PRESETS
 from ..schedule import alphas_cumprod, q_sample
 from ..tokenizer_any import load_tokenizer
 from .base import load_vae
-from .common import (EMA, Checkpoint, Dist, Log, StepLoop, TimeBox, autocast, cycle_lr, load_split, save_split,
-                     seeded_generator, setup_fast_math)
+from .common import (EMA, Checkpoint, Dist, Log, PhaseTimer, StepLoop, TimeBox, autocast, cycle_lr, load_split,
+                     save_split, seeded_generator, setup_fast_math)
 from .data import add_data_args, add_run_args, make_generator
 
 CACHE_TIMESTEP = 1
@@ -98,9 +98,12 @@ def main(argv=None):
     log.write(event="start", step=step, world=d.world, batch=a.batch,
               adapter_params=sum(p.numel() for p in adapters.parameters()))
     loop = StepLoop(d, box, log, ck, a.max_steps, a.log_every, a.ckpt_every_min)
+    timer = PhaseTimer(d.device, a.log_every)
     while True:
+        timer.start(step)
         g = seeded_generator(a.seed, d.rank, step, d.device)
         b = gen.batch(a.batch, g)
+        timer.mark("gen")
         B = len(b["caption"])
         u = torch.rand(B, generator=g, device=d.device).tolist()
         caps = [c if float(x) >= a.empty else "" for c, x in zip(b["caption"], u)]
@@ -108,6 +111,7 @@ def main(argv=None):
             ctx = te(tok.encode_batch(caps).to(d.device)).float()
             cache = reference_cache(unet, vae, b["reference"], empty.expand(B, -1, -1), acp, g)
             x0 = vae.encode_moments(b["target"])[0].float() * vae.config.scaling_factor
+        timer.mark("frozen")
         drop = torch.rand(B, generator=g, device=d.device) < a.ref_dropout
         # A zeroed cache attends like the runtime's one zero row ("no subject"): zero keys give
         # uniform weights over zero values.
@@ -122,8 +126,9 @@ def main(argv=None):
             pred = model(x_t, t.float(), ctx, torch.ones(B, device=d.device), cache)
         loss = (pred.float() - noise).pow(2).mean()
         step = loop.update(loss, opt, adapters.parameters(), ema, adapters, step)
+        timer.mark("train")
         if loop.finish(step, lambda: dict(model=adapters.state_dict(), opt=opt.state_dict(), ema=ema.shadow,
-                                          step=step), loss=loss.item()):
+                                          step=step), loss=loss.item(), **timer.fields()):
             break
     if d.main:
         names = adapters.names

@@ -13,7 +13,7 @@ from ..models import AutoencoderKL, CLIPTextModel, UNet, set_attention_backend
 from ..models.config import PRESETS
 from ..schedule import alphas_cumprod, q_sample
 from ..tokenizer_any import load_tokenizer
-from .common import (EMA, Checkpoint, Dist, Log, StepLoop, TimeBox, autocast, cycle_lr, load_split,
+from .common import (EMA, Checkpoint, Dist, Log, PhaseTimer, StepLoop, TimeBox, autocast, cycle_lr, load_split,
                      param_groups_no_decay, save_split, seeded_generator, setup_fast_math)
 from .data import add_data_args, add_run_args, make_generator
 
@@ -83,13 +83,17 @@ def main(argv=None):
               unet_params=sum(p.numel() for p in net.unet.parameters()),
               text_params=sum(p.numel() for p in net.text_encoder.parameters()))
     loop = StepLoop(d, box, log, ck, a.max_steps, a.log_every, a.ckpt_every_min)
+    timer = PhaseTimer(d.device, a.log_every)
     while True:
+        timer.start(step)
         g = seeded_generator(a.seed, d.rank, step, d.device)
         b = gen.batch(a.batch, g)
+        timer.mark("gen")
         caps = [c if float(u) >= a.empty else "" for c, u in zip(b["caption"], torch.rand(len(b["caption"]), generator=g, device=d.device).tolist())]
         ids = tok.encode_batch(caps).to(d.device)
         with torch.no_grad(), autocast(d.device):
             x0 = vae.encode_moments(b["target"])[0].float() * vae.config.scaling_factor
+        timer.mark("frozen")
         t = torch.randint(0, acp.shape[0], (x0.shape[0],), generator=g, device=d.device)
         noise = torch.randn(x0.shape, generator=g, device=d.device)
         x_t = q_sample(x0, t, noise, acp)
@@ -103,8 +107,9 @@ def main(argv=None):
             err = err * (snr.clamp(max=a.min_snr) / snr)
         loss = err.mean()
         step = loop.update(loss, opt, net.parameters(), ema, net, step)
+        timer.mark("train")
         if loop.finish(step, lambda: dict(model=net.state_dict(), opt=opt.state_dict(), ema=ema.shadow, step=step),
-                       loss=loss.item()):
+                       loss=loss.item(), **timer.fields()):
             break
     if d.main:
         un = {k[len("unet."):]: v for k, v in ema.shadow.items() if k.startswith("unet.")}

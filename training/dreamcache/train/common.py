@@ -203,6 +203,38 @@ def param_groups_no_decay(params: Iterator[torch.nn.Parameter], weight_decay: fl
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
+class PhaseTimer:
+    """Where a step's time goes (generator, frozen passes, training update), in ms. Devices are
+    synchronised only on the sampled steps (those whose log line follows), so the rest of the
+    run pays nothing for the profile."""
+
+    def __init__(self, device, every: int):
+        self.cuda = torch.device(device).type == "cuda"
+        self.every = every
+        self.on = False
+        self.ms: Dict[str, float] = {}
+
+    def _now(self) -> float:
+        if self.cuda:
+            torch.cuda.synchronize()
+        return time.perf_counter()
+
+    def start(self, step: int):
+        self.on = self.every > 0 and (step + 1) % self.every == 0
+        self.ms = {}
+        if self.on:
+            self.t = self._now()
+
+    def mark(self, name: str):
+        if self.on:
+            now = self._now()
+            self.ms[name] = (now - self.t) * 1000.0
+            self.t = now
+
+    def fields(self) -> Dict[str, float]:
+        return {f"ms_{k}": round(v, 1) for k, v in self.ms.items()} if self.on else {}
+
+
 class StepLoop:
     """The end of every training step, shared by the trainers: optimizer update with clipping and
     EMA, logging, one stop decision for all ranks (time box or step cap), periodic checkpoints."""
