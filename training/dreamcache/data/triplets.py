@@ -211,9 +211,14 @@ class TripletGenerator:
         return [i for i in range(N_SCENES) if i not in held], held
 
     def segmenter_batch(self, batch_size: int, generator: torch.Generator,
-                        scenes: Optional[Sequence[int]] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+                        scenes: Optional[Sequence[int]] = None,
+                        distractors: float = 0.0) -> Tuple[torch.Tensor, torch.Tensor]:
         """(image [B,3,S,S] in [0,1] with noise, blur and JPEG-like blocks, mask [B,1,S,S] of
-        every subject in it). `scenes` restricts the backgrounds to those scene ids."""
+        every subject in it). `scenes` restricts the backgrounds to those scene ids.
+        `distractors` is the share of images whose background gets generic unmasked shapes,
+        backdrops and flat silhouettes (data/distractors.py), drawn before the subjects so the
+        mask is untouched; they draw from a forked generator, so a seed gives the same subjects
+        and masks at any `distractors` (and at 0 exactly the batches of earlier versions)."""
         B, S, N, dev = batch_size, self.size, len(self.bank), self.device
         r = Rng(generator, dev)
         if scenes is None:
@@ -223,6 +228,10 @@ class TripletGenerator:
         img = paint_scenes(r, scene, S)
         plain = r.bernoulli(0.15, (B,)).view(B, 1, 1, 1)
         img = torch.where(plain, r.uniform((B, 1, 1, 1), 0.85, 1.0).expand_as(img), img)
+        if distractors > 0:
+            from .distractors import add_distractors, fork_generator  # local: change stays in this method
+            rd = Rng(fork_generator(generator), dev)  # same subjects and masks with or without distractors
+            img = add_distractors(rd, img, distractors, lambda k: self._layers(rd.randint(N, (k,))))
         mask = torch.zeros(B, 1, S, S, device=dev)
         for k, (p, lo, hi) in enumerate(((1.0, 0.3, 0.9), (0.3, 0.2, 0.5), (0.1, 0.15, 0.4))):
             present = r.bernoulli(p, (B,))

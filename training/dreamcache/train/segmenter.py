@@ -9,15 +9,18 @@ import os
 import torch
 import torch.nn.functional as F
 
+from ..data.captions import SCENES
 from ..models import Segmenter
 from ..models.config import PRESETS
-from .common import (EMA, Checkpoint, Dist, Log, StepLoop, TimeBox, autocast, cycle_lr, save_split, seeded_generator,
-                     setup_fast_math)
+from .common import (EMA, Checkpoint, Dist, Log, StepLoop, TimeBox, autocast, cycle_lr, load_split, save_split,
+                     seeded_generator, setup_fast_math)
 from .data import add_data_args, add_run_args, make_generator
 
 
-def seg_batch(gen, batch, g, scenes):
+def seg_batch(gen, batch, g, scenes, distractors: float = 0.0):
     kw = {"scenes": scenes} if scenes is not None else {}
+    if distractors > 0:
+        kw["distractors"] = distractors
     return gen.segmenter_batch(batch, g, **kw)
 
 
@@ -54,7 +57,12 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_args(ap)
     add_run_args(ap, minutes=3.0, batch=64, lr=1e-3)
-    ap.add_argument("--eval-batches", type=int, default=8, help="batches of 64 for the final IoU")
+    ap.add_argument("--eval-batches", type=int, default=8, help="batches of 64 for the final IoU (per scene too)")
+    ap.add_argument("--distractors", type=float, default=0.5,
+                    help="share of training backgrounds given generic unmasked distractors (0 = off)")
+    ap.add_argument("--ckpt-every-min", type=float, default=3.0, help="checkpoint period: a killed run resumes")
+    ap.add_argument("--init-from", default=None, help="folder with segmenter.partNN (e.g. checkpoints/tiny-emoji-v1) "
+                    "to fine-tune when no checkpoint exists")
     a = ap.parse_args(argv)
     setup_fast_math()
     d = Dist()
@@ -64,17 +72,22 @@ def main(argv=None):
     train_scenes, heldout_scenes = gen.scene_split() if hasattr(gen, "scene_split") else (None, None)
     torch.manual_seed(a.seed)
     seg = Segmenter(cfg).to(d.device)
+    ck = Checkpoint(os.path.join(a.out, "ckpt"))
+    if not ck.exists() and a.init_from:
+        # fp16/bf16 parts → float; a resumed run's checkpoint wins over the init weights
+        seg.load_state_dict({k: v.float() if v.dtype.is_floating_point else v
+                             for k, v in load_split(a.init_from, "segmenter").items()})
     ema = EMA(seg, 0.998)
     opt = torch.optim.AdamW(seg.parameters(), lr=a.lr, weight_decay=1e-4)
-    ck = Checkpoint(os.path.join(a.out, "ckpt"))
     step = ck.resume(d.device, seg, opt, ema)
     model = d.wrap(seg)
     log = Log(a.out, d.main)
-    log.write(event="start", step=step, world=d.world, params=sum(p.numel() for p in seg.parameters()))
-    loop = StepLoop(d, box, log, ck, a.max_steps, a.log_every)
+    log.write(event="start", step=step, world=d.world, params=sum(p.numel() for p in seg.parameters()),
+              init_from=a.init_from, distractors=a.distractors)
+    loop = StepLoop(d, box, log, ck, a.max_steps, a.log_every, a.ckpt_every_min)
     while True:
         g = seeded_generator(a.seed, d.rank, step, d.device)
-        img, mask = seg_batch(gen, a.batch, g, train_scenes)
+        img, mask = seg_batch(gen, a.batch, g, train_scenes, a.distractors)
         img = recolor(img, g)
         if img.shape[-1] != cfg.input_size:
             img = F.interpolate(img, size=cfg.input_size, mode="bilinear", align_corners=False)
@@ -99,7 +112,11 @@ def main(argv=None):
         meta = {"step": step,
                 "iou_train_subjects_train_scenes": evaluate_iou(final, gen, d.device, train_scenes, a.eval_batches),
                 "iou_heldout_subjects_heldout_scenes": evaluate_iou(final, held, d.device, heldout_scenes, a.eval_batches),
-                "heldout_scenes": heldout_scenes, "config": cfg.to_dict()}
+                "heldout_scenes": heldout_scenes, "config": cfg.to_dict(),
+                "init_from": a.init_from, "distractors": a.distractors}
+        if heldout_scenes:
+            meta["iou_heldout_per_scene"] = {SCENES[s].name: evaluate_iou(final, held, d.device, [s], a.eval_batches)
+                                             for s in heldout_scenes}
         json.dump(meta, open(os.path.join(a.out, "segmenter.json"), "w"), indent=1)
         save_split(ema.shadow, os.path.join(a.out, "weights"), "segmenter", dtype=torch.float32)
         log.write(event="done", **{k: v for k, v in meta.items() if k != "config"})
