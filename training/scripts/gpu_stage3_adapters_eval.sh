@@ -36,7 +36,7 @@ if [ "$PHASE" = train ]; then
     fi
   done
   trun -m dreamcache.train.adapters --webp "$WEBP" --base "$BASE" --out "$RUNS/adapters" --minutes "$MIN" \
-    --batch "${ABATCH:-256}" 2>&1 | tee -a "$RUNS/adapters.out" | filter
+    --batch "${ABATCH:-256}" --lr "${ALR:-1e-4}" 2>&1 | tee -a "$RUNS/adapters.out" | filter
   for p in "${PIDS[@]}"; do wait "$p"; done
   # only evaluators trained in this call come back: $OUT holds at most 8 files per call
   for k in "${RAN[@]}"; do

@@ -71,6 +71,25 @@ def test_fresh_adapters_are_identity():
         assert torch.allclose(full(x, t, ctx, torch.ones(3), caches), base(x, t, ctx), atol=1e-5)
 
 
+def test_fresh_adapters_learn():
+    """Every adapter matrix moves within two optimizer steps (a zero-initialised product of two
+    factors would leave both at zero for ever)."""
+    unet = small_unet(adapters=True)
+    x, t, ctx, caches = random_inputs(unet)
+    names = [n for n, p in unet.named_parameters() if is_adapter_param(n) and p.dim() > 1]
+    before = {n: p.detach().clone() for n, p in unet.named_parameters() if n in names}
+    for n, p in unet.named_parameters():
+        p.requires_grad_(n in names)
+    opt = torch.optim.SGD([p for n, p in unet.named_parameters() if n in names], lr=0.5)
+    target = torch.randn_like(x)
+    for _ in range(2):
+        opt.zero_grad()
+        (unet(x, t, ctx, torch.ones(3), caches) - target).pow(2).mean().backward()
+        opt.step()
+    frozen = [n for n, p in unet.named_parameters() if n in names and torch.equal(p.detach(), before[n])]
+    assert not frozen, frozen[:4]
+
+
 def test_features_are_transformer_block_inputs():
     unet = small_unet()
     seen = {}

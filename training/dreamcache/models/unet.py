@@ -105,14 +105,14 @@ class BasicTransformerBlock(nn.Module):
 
 
 def reset_adapter(block: BasicTransformerBlock) -> None:
-    """proj_mem = [I | 0] and a zero memory output: a fresh adapter is the base model."""
+    """proj_mem = [I | 0]: a fresh adapter is the base model. Only proj_mem's memory half starts
+    at zero; zeroing attn_mem's output too would make both factors' gradients zero for ever (each
+    is the other's gradient path), and the adapter could never learn."""
     dim = block.proj_mem.out_features
     with torch.no_grad():
         block.proj_mem.weight.zero_()
         block.proj_mem.weight[:, :dim].copy_(torch.eye(dim))
         block.proj_mem.bias.zero_()
-        block.attn_mem.to_out[0].weight.zero_()
-        block.attn_mem.to_out[0].bias.zero_()
 
 
 class Transformer2DModel(nn.Module):
