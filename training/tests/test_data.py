@@ -1,4 +1,5 @@
 import collections
+import os
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,9 @@ def all_subjects():
 
 
 def test_subject_files_are_reproducible(all_subjects):
+    if not os.path.isfile(os.path.join(os.path.dirname(__file__), "..", "..", "node_modules", "emojibase-data", "en",
+                                       "data.json")):
+        pytest.skip("emojibase-data is not installed (npm install brings it): the subject list is built from it")
     assert S.build_subjects() == all_subjects
 
 

@@ -47,6 +47,11 @@ def test_pipeline_trains_resumes_and_exports(webp_dir, tmp_path):
     adapters.main(common + ["--base", weights, "--out", f"{runs}/adapters", "--max-steps", "1", "--batch", "4"])
     logged = [json.loads(l) for l in open(f"{runs}/adapters/log.jsonl") if '"loss"' in l]
     assert all(logged[0][f"ms_{k}"] >= 0 for k in ("gen", "frozen", "train")), "per-phase step profile"
+    assert logged[0]["loss_ref"] > 0
+    json.dump({"step": 7}, open(f"{runs}/adapters/weights/adapters.json", "w"))
+    adapters.main(common + ["--base", weights, "--out", f"{runs}/adapters-2", "--max-steps", "8", "--batch", "4",
+                            "--init-from", f"{runs}/adapters/weights"])
+    assert [json.loads(l)["step"] for l in open(f"{runs}/adapters-2/log.jsonl") if '"done"' in l] == [8]
     for f in os.listdir(f"{runs}/adapters/weights"):
         shutil.copy(os.path.join(f"{runs}/adapters/weights", f), weights)
 

@@ -66,6 +66,18 @@ def reference_cache(unet, vae, reference, ctx_empty, acp, g):
     return {k: v.float() for k, v in feats.items()}
 
 
+def init_adapters(adapters: AdapterState, ema: EMA, folder: str) -> int:
+    """Starts from earlier adapter weights (adapters.partNN, e.g. a committed bf16 resume point);
+    the optimizer restarts, the step count continues from the folder's adapters.json."""
+    saved = load_split(folder, "adapters")
+    with torch.no_grad():
+        for n, p in adapters.state().items():
+            p.copy_(saved[n].float())
+    ema.shadow = {k: v.detach().clone().float() for k, v in adapters.state_dict().items()}
+    meta = os.path.join(folder, "adapters.json")
+    return int(json.load(open(meta))["step"]) if os.path.isfile(meta) else 0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_args(ap)
@@ -75,6 +87,7 @@ def main(argv=None):
     ap.add_argument("--empty", type=float, default=0.07)
     ap.add_argument("--ref-dropout", type=float, default=0.1)
     ap.add_argument("--ckpt-every-min", type=float, default=3.0)
+    ap.add_argument("--init-from", default=None, help="folder with adapters.partNN (+ adapters.json) to start from")
     a = ap.parse_args(argv)
     setup_fast_math()
     if torch.cuda.is_available():
@@ -90,6 +103,8 @@ def main(argv=None):
     opt = torch.optim.AdamW(adapters.parameters(), lr=a.lr, betas=(0.9, 0.99), weight_decay=0.0)
     ck = Checkpoint(os.path.join(a.out, "ckpt"))
     step = ck.resume(d.device, adapters, opt, ema)
+    if step == 0 and a.init_from:
+        step = init_adapters(adapters, ema, a.init_from)
     model = d.wrap(unet)
     acp = alphas_cumprod().to(d.device)
     with torch.no_grad():
@@ -99,6 +114,9 @@ def main(argv=None):
               adapter_params=sum(p.numel() for p in adapters.parameters()))
     loop = StepLoop(d, box, log, ck, a.max_steps, a.log_every, a.ckpt_every_min)
     timer = PhaseTimer(d.device, a.log_every)
+    # Loss with and without the reference, summed between log lines: the gap is the signal that
+    # the adapters use the cache at all (the total loss barely shows it).
+    split = torch.zeros(4, device=d.device)
     while True:
         timer.start(step)
         g = seeded_generator(a.seed, d.rank, step, d.device)
@@ -124,11 +142,20 @@ def main(argv=None):
             grp["lr"] = cycle_lr(step, a.lr, 200)
         with autocast(d.device):
             pred = model(x_t, t.float(), ctx, torch.ones(B, device=d.device), cache)
-        loss = (pred.float() - noise).pow(2).mean()
+        err = (pred.float() - noise).pow(2).flatten(1).mean(1)
+        loss = err.mean()
+        with torch.no_grad():
+            k = keep.flatten()
+            split += torch.stack([(err * k).sum(), k.sum(), (err * (1 - k)).sum(), (1 - k).sum()])
         step = loop.update(loss, opt, adapters.parameters(), ema, adapters, step)
         timer.mark("train")
+        extra = {}
+        if step % a.log_every == 0:
+            sums = split.tolist()
+            extra = {"loss_ref": sums[0] / max(sums[1], 1.0), "loss_noref": sums[2] / max(sums[3], 1.0)}
+            split.zero_()
         if loop.finish(step, lambda: dict(model=adapters.state_dict(), opt=opt.state_dict(), ema=ema.shadow,
-                                          step=step), loss=loss.item(), **timer.fields()):
+                                          step=step), loss=loss.item(), **extra, **timer.fields()):
             break
     if d.main:
         names = adapters.names
