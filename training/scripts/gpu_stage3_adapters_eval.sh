@@ -7,6 +7,7 @@
 #   bash scripts/gpu_stage3_adapters_eval.sh bench MINUTES [extra bench args…]
 #       the held-out benchmark + ablations (resumes from its records; rerun until not partial).
 # GPUs: every GPU the job sees (pin with CUDA_VISIBLE_DEVICES=1,2,3 to leave GPU 0 to another job).
+# AINIT: adapter weights to start a fresh run from (e.g. checkpoints/adapters-v1); ALR: adapter lr.
 # Batch sizes: ABATCH (adapters, 256/GPU), EBATCH (evaluators, 256/GPU), BBATCH (bench images per
 # sampler call, 512); EVAL_ARGS are extra evaluator-trainer arguments (CPU dry runs).
 # Results go to $OUT as at most 8 files, each < 16 MiB (tarballs of split weights and logs).
@@ -36,7 +37,7 @@ if [ "$PHASE" = train ]; then
     fi
   done
   trun -m dreamcache.train.adapters --webp "$WEBP" --base "$BASE" --out "$RUNS/adapters" --minutes "$MIN" \
-    --batch "${ABATCH:-256}" --lr "${ALR:-1e-4}" 2>&1 | tee -a "$RUNS/adapters.out" | filter
+    --batch "${ABATCH:-256}" --lr "${ALR:-1e-4}" ${AINIT:+--init-from "$AINIT"} 2>&1 | tee -a "$RUNS/adapters.out" | filter
   for p in "${PIDS[@]}"; do wait "$p"; done
   # only evaluators trained in this call come back: $OUT holds at most 8 files per call
   for k in "${RAN[@]}"; do
