@@ -77,16 +77,17 @@ def main(argv=None):
     ap.add_argument("--stage", default="all", choices=["weights", "fp32", "fp16", "all"],
                     help="one step at a time (each resumable), or all; fp16 needs CUDA")
     ap.add_argument("--fp16-storage", action="store_true")
-    ap.add_argument("--attention", default="math", choices=["math", "sdpa"],
-                    help="sdpa exports the pattern onnxruntime's U-Net attention fusion matches (torch >= 2)")
+    ap.add_argument("--attention", default="mha", choices=["math", "sdpa", "mha"],
+                    help="mha (default): every U-Net attention exported as one com.microsoft::MultiHeadAttention "
+                         "node, the fused kernel onnxruntime-web runs; math: plain MatMul/Softmax (the first "
+                         "GPU run's unfused graph); sdpa: the pattern onnxruntime's Python U-Net fusion matches")
     ap.add_argument("--segmenter-from", default=os.path.join(HERE, "..", "..", "public", "models", "dev-tiny"))
     a = ap.parse_args(argv)
     src, pack = os.path.join(a.work, "sd-folder"), os.path.join(a.work, "pack")
     adapters = os.path.join(src, "adapters.safetensors")
     log = lambda s: print(s, flush=True)
     t0 = time.time()
-    if a.attention == "sdpa":
-        set_attention_backend("sdpa")
+    set_attention_backend(a.attention)
     if a.stage in ("weights", "all", "fp32") and not os.path.isfile(adapters):
         write_weights(src, a.preset)
         log(f"weights written to {src} in {time.time() - t0:.0f} s")

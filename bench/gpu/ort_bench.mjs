@@ -12,6 +12,10 @@
 // every measurement, so a run cut short still leaves what it measured.
 // Baseline caveat: the graph shares one cache across its rows, so e_i and e_c both attend to
 // the prompt branch's reference features; the work done is the same as per-row features.
+// Every measurement is its own stage: one that fails records {error} under its name and the
+// rest still run. On WebGPU the cache features stay on the GPU (`gpu-buffer` outputs);
+// dreamcache_b3_k{K} feeds a CPU cache (uploaded every call, as src/runtime does today) and
+// dreamcache_b3_k{K}_gpucache the GPU-resident one, so the difference is the upload.
 import { closeSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -44,6 +48,17 @@ function parseArgs(argv) {
   a.bundle = a.bundle ?? 'webgpu'; // ort.webgpu.min.mjs runs the wasm EP too
   a.modules = a.modules ?? resolve(HERE, '..', '..', 'node_modules');
   return a;
+}
+
+/** Nodes of type `op` in an ONNX file's bytes, without parsing 1.7 GB of protobuf: NodeProto's
+ * op_type is field 4 (tag 0x22), then the name's length and the name; node and tensor names use
+ * other tags. Weights matching those 9-20 bytes by chance are negligible. */
+function countOp(bytes, op) {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const pat = Buffer.concat([Buffer.from([0x22, op.length]), Buffer.from(op)]);
+  let n = 0;
+  for (let i = buf.indexOf(pat); i >= 0; i = buf.indexOf(pat, i + pat.length)) n++;
+  return n;
 }
 
 /** Files past 2 GiB (fp32 SD U-Net data) cannot go through readFileSync: read in chunks. */
@@ -171,12 +186,19 @@ class OrtBench {
     const prec = this.a.precision === 'fp16' && g.fp16 ? 'fp16' : 'fp32';
     const file = g[prec];
     const data = g[`${prec}Data`];
-    const opts = { executionProviders: [this.a.ep], graphOptimizationLevel: 'all', ...extra };
+    // NHWC is the native WebGPU backend's default; stated because NCHW measured 1.7-1.8x slower
+    // on the fused SD U-Net (/work/shared/notes/gpu-box.md).
+    const ep = this.a.ep === 'webgpu' ? { name: 'webgpu', preferredLayout: 'NHWC' } : this.a.ep;
+    const opts = { executionProviders: [ep], graphOptimizationLevel: 'all', ...extra };
     if (data) opts.externalData = [{ path: data, data: readBig(join(this.a.pack, data)) }];
+    const bytes = readBig(join(this.a.pack, file));
+    // Fused (MultiHeadAttention) or plain (MatMul/Softmax) attention: the first GPU run timed a
+    // plain graph without knowing it.
+    const ops = { MultiHeadAttention: countOp(bytes, 'MultiHeadAttention'), Softmax: countOp(bytes, 'Softmax') };
     const t = performance.now();
-    const s = await this.ort.InferenceSession.create(readBig(join(this.a.pack, file)), opts);
+    const s = await this.ort.InferenceSession.create(bytes, opts);
     const key = extra.enableGraphCapture ? `${role}_graphcapture` : role;
-    this.res.sessions[key] = { file, precision: prec, createMs: performance.now() - t };
+    this.res.sessions[key] = { file, precision: prec, createMs: performance.now() - t, ops };
     this.save();
     return s;
   }
@@ -211,17 +233,31 @@ class OrtBench {
     };
   }
 
-  async measure(name, fn) {
-    for (let i = 0; i < this.a.warmup; i++) await fn();
-    const times = [];
-    for (let i = 0; i < this.a.runs; i++) {
-      const t = performance.now();
+  /** One stage: its failure is recorded under its name and does not stop the others. */
+  async stage(name, fn) {
+    try {
       await fn();
-      times.push(performance.now() - t);
+    } catch (e) {
+      this.res[name] = { error: String(e.stack ?? e).slice(0, 1000) };
+      this.errors = (this.errors ?? 0) + 1;
+      console.log(`${name}: FAILED ${String(e.message ?? e).split('\n')[0]}`);
+      this.save();
     }
-    this.res[name] = stats(times);
-    console.log(`${name}: ${this.res[name].median.toFixed(2)} ms`);
-    this.save();
+  }
+
+  async measure(name, fn) {
+    await this.stage(name, async () => {
+      for (let i = 0; i < this.a.warmup; i++) await fn();
+      const times = [];
+      for (let i = 0; i < this.a.runs; i++) {
+        const t = performance.now();
+        await fn();
+        times.push(performance.now() - t);
+      }
+      this.res[name] = stats(times);
+      console.log(`${name}: ${this.res[name].median.toFixed(2)} ms`);
+      this.save();
+    });
   }
 
   /** Reads noise_pred back: the step loop needs it on the CPU, and it ends the GPU work. */
@@ -234,13 +270,14 @@ class OrtBench {
     return this.layers.map((l) => `features_${l.name}`);
   }
 
-  /** Features [B, hw, C] → the cache input [1, rows·hw, C] from the first `rows` rows. */
+  /** Features [B, hw, C] → the cache input [1, rows·hw, C] from the first `rows` rows. A GPU
+   * one is a view of ORT's output buffer (the first rows are its prefix): it has no downloader,
+   * so never call getData() on it — read or wait through the original output (cachesFrom). */
   async asCache(tensor, rows, l) {
     const n = rows * l.height * l.width;
     const dims = [1, n, l.channels];
     if (tensor.location === 'gpu-buffer') {
       try {
-        // The first rows are a prefix of the buffer: reuse it on the GPU.
         return this.ort.Tensor.fromGpuBuffer(tensor.gpuBuffer, { dataType: 'float32', dims });
       } catch {
         const d = await tensor.getData();
@@ -264,12 +301,21 @@ class OrtBench {
     return this.cachesFrom(out, k);
   }
 
-  /** {cache_<layer>: tensor} from a features output; `release()` frees the GPU buffers after use. */
+  /** {cache_<layer>: tensor} from a features output; `release()` frees the GPU buffers after use,
+   * `sync()` waits until the GPU has written them (downloads the smallest layer's original
+   * output: ORT's download queues behind the pass that wrote it). */
   async cachesFrom(out, rows) {
     const caches = {};
     for (const l of this.layers) caches[`cache_${l.name}`] = await this.asCache(out[`features_${l.name}`], rows, l);
-    Object.defineProperty(caches, 'release', {
-      value: () => this.features().forEach((f) => out[f].location === 'gpu-buffer' && out[f].dispose()),
+    const smallest = [...this.layers].sort((x, y) => x.height * x.width * x.channels - y.height * y.width * y.channels)[0];
+    Object.defineProperties(caches, {
+      // Every output, whatever its location now: sync()'s download leaves that tensor on 'cpu'
+      // with its GPU buffer still held until dispose().
+      release: { value: () => this.features().forEach((f) => out[f].dispose()) },
+      sync: { value: async () => {
+        const t = out[`features_${smallest.name}`];
+        if (t.location === 'gpu-buffer') await t.getData();
+      } },
     });
     return caches;
   }
@@ -394,16 +440,30 @@ class OrtBench {
     this.res.precision = this.res.sessions.unet.precision; // what the U-Net actually runs in
     const gate2 = [0, 0];
     await this.measure('unet_b2', async () => this.noise(await this.unet.run(this.unetFeeds(2, 500, gate2, this.zeroCaches()), ['noise_pred'])));
+    let text = null;
+    await this.stage('text_pair', async () => { text = await this.textPair(); });
+    // Without the text encoder the stages below still time the same calls on random embeddings.
+    const { empty, prompt } = text ?? { empty: this.randn(this.L * this.D), prompt: this.randn(this.L * this.D) };
     for (const k of a.refs) {
       const caches = this.randomCaches(k);
       await this.measure(`dreamcache_b3_k${k}`, async () => this.noise(await this.unet.run(this.unetFeeds(3, 500, [0, 1, 1], caches), ['noise_pred'])));
-      const { empty, prompt } = await this.textPair();
       await this.measure(`cache_build_k${k}`, async () => {
         const c = await this.buildCache(k, empty);
-        const first = c[`cache_${this.layers[0].name}`];
-        if (first.location === 'gpu-buffer') await first.getData(); // wait for the GPU work
+        await c.sync(); // the features are GPU outputs: the pass is timed to its end
         c.release();
       });
+      if (gpuOut) {
+        // The cache as it comes out of cache building, left on the GPU: no per-call upload.
+        await this.stage(`dreamcache_b3_k${k}_gpucache`, async () => {
+          const c = await this.buildCache(k, empty);
+          try {
+            await this.measure(`dreamcache_b3_k${k}_gpucache`, async () =>
+              this.noise(await this.unet.run(this.unetFeeds(3, 500, [0, 1, 1], c), ['noise_pred'])));
+          } finally {
+            c.release();
+          }
+        });
+      }
       if (a.baseline) {
         const refLat = this.randn(k * this.C * this.lat * this.lat);
         await this.measure(`reference_step_k${k}`, async () => {
@@ -415,20 +475,16 @@ class OrtBench {
     }
     for (const k of a.refs) {
       for (const method of a.baseline ? ['dreamcache', 'reference'] : ['dreamcache']) {
-        const r = await this.image(k, method);
-        this.res[`image_${method}_k${k}`] = r;
-        console.log(`image_${method}_k${k}: ${r.totalMs.toFixed(0)} ms (${r.steps} steps)`);
-        this.save();
+        const name = `image_${method}_k${k}`;
+        await this.stage(name, async () => {
+          const r = await this.image(k, method);
+          this.res[name] = r;
+          console.log(`${name}: ${r.totalMs.toFixed(0)} ms (${r.steps} steps)`);
+          this.save();
+        });
       }
     }
-    if (a.graphCapture && a.ep === 'webgpu') {
-      try {
-        await this.graphCapture(1);
-      } catch (e) {
-        this.res.dreamcache_b3_k1_graphcapture = { error: String(e.message ?? e).slice(0, 300) };
-        this.save();
-      }
-    }
+    if (a.graphCapture && a.ep === 'webgpu') await this.stage('dreamcache_b3_k1_graphcapture', () => this.graphCapture(1));
   }
 }
 
@@ -437,7 +493,10 @@ const ort = await loadOrt(args);
 const bench = new OrtBench(args, ort);
 try {
   await bench.run();
+  // complete: every stage ran (run_on_box.sh skips a complete result); failed: how many stages
+  // recorded an error instead of a timing.
   bench.res.complete = true;
+  bench.res.failedStages = bench.errors ?? 0;
 } catch (e) {
   bench.res.error = String(e.stack ?? e).slice(0, 2000);
   console.error(e);

@@ -5,7 +5,8 @@ import json
 import os
 import sys
 
-PER_CALL = ["unet_b2", "dreamcache_b3_k1", "dreamcache_b3_k3", "cache_build_k1", "cache_build_k3",
+PER_CALL = ["unet_b2", "dreamcache_b3_k1", "dreamcache_b3_k3", "dreamcache_b3_k1_gpucache", "dreamcache_b3_k3_gpucache",
+            "cache_build_k1", "cache_build_k3",
             "reference_step_k1", "reference_step_k3", "dreamcache_b3_k1_graphcapture"]
 IMAGES = ["image_dreamcache_k1", "image_reference_k1", "image_dreamcache_k3", "image_reference_k3"]
 
@@ -58,7 +59,12 @@ def main(argv):
     lines += ["", "Session creation, ms:", ""]
     for r in results:
         for role, s in (r.get("sessions") or {}).items():
-            lines.append(f"- {label(r)} {role} ({s['file']}): {s['createMs']:.0f}")
+            ops = s.get("ops")
+            ops = f" (MultiHeadAttention {ops['MultiHeadAttention']}, Softmax {ops['Softmax']})" if ops else ""
+            lines.append(f"- {label(r)} {role} ({s['file']}): {s['createMs']:.0f}{ops}")
+        for k, v in r.items():
+            if isinstance(v, dict) and "error" in v:
+                lines.append(f"- {label(r)} stage {k} failed: `{v['error'].splitlines()[0][:200]}`")
         if r.get("error"):
             lines.append(f"- {label(r)} stopped with: `{r['error'].splitlines()[0][:200]}`")
     open(os.path.join(out_dir, "bench.md"), "w").write("\n".join(lines) + "\n")

@@ -166,7 +166,7 @@ run_ort() {  # name, then ort_bench arguments
     --ep "$EP" --runs "$RUNS" --steps "$STEPS" "$@" > "$RES/$name.log" 2>&1; true ) 2>/dev/null
   kill "$watch" 2>/dev/null; wait "$watch" 2>/dev/null
   grep -v '^\s*at ' "$RES/$name.log" | tail -n 25 | tee -a "$OUT/run.log"
-  cat "$RES/$name.smi" >> "$OUT/run.log" 2>/dev/null
+  cat "$RES/$name.smi" >> "$OUT/run.log" 2>/dev/null || true  # no nvidia-smi on a CPU dry run
 }
 run_ort ort_webgpu_fp16 --precision fp16 --graph-capture
 run_ort ort_webgpu_fp32 --precision fp32 --refs 1 --no-baseline --steps 5
