@@ -10,6 +10,7 @@ from typing import Tuple
 import torch
 import torch.nn.functional as F
 
+from .captions import MODIFIERS
 from .imageops import bbox, col, dilate, erode, grid, lerp, luminance, saturate, soft_blur, value_noise
 from .rng import Rng
 
@@ -140,3 +141,38 @@ STYLE_FUNCS = {
     "pencil_sketch": pencil_sketch, "black_and_white": black_and_white, "pixel_art": pixel_art,
     "watercolor": watercolor, "sepia": sepia,
 }
+
+
+MOD_ID = {m.name: i for i, m in enumerate(MODIFIERS)}
+STYLE_IDS = [i for i, m in enumerate(MODIFIERS) if m.kind == "style"]
+
+
+def modify_subject(rng: Rng, modifier: torch.Tensor, bg: torch.Tensor, rgb_p: torch.Tensor,
+                   alpha: torch.Tensor) -> None:
+    """The modifiers that repaint the subject (golden, neon glow; neon lights the background too),
+    before compositing. `modifier` holds MODIFIERS ids (−1: none); bg and rgb_p change in place."""
+    for name in ("golden", "neon_glow"):
+        idx = (modifier == MOD_ID[name]).nonzero().flatten()
+        if idx.numel() == 0:
+            continue
+        if name == "golden":
+            rgb_p[idx] = golden(rng, rgb_p[idx], alpha[idx])
+        else:
+            bg[idx], rgb_p[idx] = neon_glow(rng, bg[idx], rgb_p[idx], alpha[idx])
+
+
+def modify_image(rng: Rng, modifier: torch.Tensor, img: torch.Tensor,
+                 alpha: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The modifiers drawn over the composite: the party hat, then whole-image styles.
+    Returns (image, alpha): the hat covers part of the subject, so alpha is what still shows."""
+    idx = (modifier == MOD_ID["party_hat"]).nonzero().flatten()
+    if idx.numel():
+        hat_a, hat_c = party_hat(rng, alpha[idx])
+        img[idx] = lerp(img[idx], hat_c, hat_a)
+        alpha = alpha.clone()
+        alpha[idx] = alpha[idx] * (1 - hat_a)
+    for mid in STYLE_IDS:
+        idx = (modifier == mid).nonzero().flatten()
+        if idx.numel():
+            img[idx] = STYLE_FUNCS[MODIFIERS[mid].name](rng, img[idx])
+    return img, alpha

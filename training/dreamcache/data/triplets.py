@@ -20,8 +20,7 @@ from .scenes import GROUND_SCENES, paint_scenes
 
 N_SCENES = len(SCENES)
 N_MODIFIERS = len(MODIFIERS)
-STYLE_IDS = [i for i, m in enumerate(MODIFIERS) if m.kind == "style"]
-MOD_ID = {m.name: i for i, m in enumerate(MODIFIERS)}
+MOD_ID = M.MOD_ID
 
 
 def _same_device(a: torch.device, b: torch.device) -> bool:
@@ -114,28 +113,10 @@ class TripletGenerator:
             sh = F.interpolate(small, size=(S, S), mode="bilinear", align_corners=False)
             bg[shadow_idx] = bg[shadow_idx] * (1 - 0.4 * sh)
 
-        # subject modifiers
-        for name in ("golden", "neon_glow"):
-            idx = (modifier == MOD_ID[name]).nonzero().flatten()
-            if idx.numel() == 0:
-                continue
-            if name == "golden":
-                rgb_p[idx] = M.golden(r, rgb_p[idx], alpha[idx])
-            else:
-                bg[idx], rgb_p[idx] = M.neon_glow(r, bg[idx], rgb_p[idx], alpha[idx])
-
+        M.modify_subject(r, modifier, bg, rgb_p, alpha)
         img = bg * (1 - second_layer[:, 3:]) + second_layer[:, :3]
         img = img * (1 - alpha) + rgb_p
-        idx = (modifier == MOD_ID["party_hat"]).nonzero().flatten()
-        if idx.numel():
-            hat_a, hat_c = M.party_hat(r, alpha[idx])
-            img[idx] = lerp(img[idx], hat_c, hat_a)
-            alpha = alpha.clone()
-            alpha[idx] = alpha[idx] * (1 - hat_a)          # the mask is what shows of the subject
-        for mid in STYLE_IDS:
-            idx = (modifier == mid).nonzero().flatten()
-            if idx.numel():
-                img[idx] = M.STYLE_FUNCS[MODIFIERS[mid].name](r, img[idx])
+        img, alpha = M.modify_image(r, modifier, img, alpha)
 
         reference, ref_mask, erased = self._reference(r, subject)
         captions = self._captions(subject, scene, modifier, second, scene_named, template, joiner)

@@ -9,7 +9,7 @@ import torch
 from ..data import SubjectBank, TripletGenerator
 from ..data import modifiers as M
 from ..data.bank import load_square_rgba
-from ..data.captions import MODIFIERS, SCENES
+from ..data.captions import SCENES
 from ..data.placement import warp
 from ..data.rng import Rng
 from ..data.scenes import GROUND_SCENES, paint_scenes
@@ -93,7 +93,7 @@ def composite(gen: TripletGenerator, subject: torch.Tensor, scene: torch.Tensor,
     r = Rng(g, gen.device)
     dev, S, B = gen.device, gen.size, subject.shape[0]
     subject, scene, modifier = subject.to(dev), scene.to(dev), modifier.to(dev)
-    hat = modifier == MODIFIERS.index(next(m for m in MODIFIERS if m.name == "party_hat"))
+    hat = modifier == M.MOD_ID["party_hat"]
     scale = torch.where(hat, r.uniform((B,), 0.45, 0.65), r.uniform((B,), 0.4, 0.85))
     room = 1 - scale
     cx = r.uniform((B,), -1, 1) * room
@@ -110,26 +110,7 @@ def composite(gen: TripletGenerator, subject: torch.Tensor, scene: torch.Tensor,
         sh = torch.roll(alpha[idx], shifts=(max(1, S // 40), max(1, S // 64)), dims=(2, 3))
         sh = soft_blur(sh, 9)
         bg[idx] = bg[idx] * (1 - 0.4 * sh)
-    names = [m.name for m in MODIFIERS]
-    for name in ("golden", "neon_glow"):
-        idx = (modifier == names.index(name)).nonzero().flatten()
-        if idx.numel() == 0:
-            continue
-        if name == "golden":
-            rgb_p[idx] = M.golden(r, rgb_p[idx], alpha[idx])
-        else:
-            bg[idx], rgb_p[idx] = M.neon_glow(r, bg[idx], rgb_p[idx], alpha[idx])
-    img = bg * (1 - alpha) + rgb_p
-    idx = (modifier == names.index("party_hat")).nonzero().flatten()
-    if idx.numel():
-        hat_a, hat_c = M.party_hat(r, alpha[idx])
-        img[idx] = img[idx] * (1 - hat_a) + hat_c * hat_a
-        alpha[idx] = alpha[idx] * (1 - hat_a)
-    for mid, m in enumerate(MODIFIERS):
-        if m.kind != "style":
-            continue
-        idx = (modifier == mid).nonzero().flatten()
-        if idx.numel():
-            img[idx] = M.STYLE_FUNCS[m.name](r, img[idx])
+    M.modify_subject(r, modifier, bg, rgb_p, alpha)
+    img, alpha = M.modify_image(r, modifier, bg * (1 - alpha) + rgb_p, alpha)
     return img.clamp(0, 1) * 2 - 1, alpha.clamp(0, 1)
 
