@@ -188,6 +188,9 @@ def main(argv=None):
     ap.add_argument("--version", default="0.1.0")
     ap.add_argument("--description", default="")
     ap.add_argument("--fp16-storage", action="store_true")
+    ap.add_argument("--text-scale", type=float, default=7.5, help="the pack's default text guidance sT")
+    ap.add_argument("--image-scale", type=float, default=1.0,
+                    help="the pack's default image guidance sI (the benchmark's chosen operating point)")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args(argv)
     tok = json.load(open(a.tokenizer))
@@ -202,6 +205,7 @@ def main(argv=None):
     else:
         ap.error("give --weights or --random")
     meta = {"name": a.name or a.preset, "version": a.version, "trained": trained,
+            "textScale": a.text_scale, "imageScale": a.image_scale,
             "description": a.description or ("Random weights for development: images are noise." if not trained else "")}
     m = export_pack(a.out, cfg, unet, vae, te, seg, a.tokenizer, meta, fp16_storage=a.fp16_storage)
     errors = pack_check.check_pack(a.out)

@@ -10,6 +10,8 @@
 # AINIT: adapter weights to start a fresh run from (e.g. checkpoints/adapters-v1); ALR: adapter lr.
 # Batch sizes: ABATCH (adapters, 256/GPU), EBATCH (evaluators, 256/GPU), BBATCH (bench images per
 # sampler call, 512); EVAL_ARGS are extra evaluator-trainer arguments (CPU dry runs).
+# EVAL_TRAIN=0 trains no evaluators (they come carried, e.g. bf16 tars unpacked into $RUNS/eval-*);
+# AGENERIC: the adapter trainer's --generic-name probability (default: the trainer's).
 # Results go to $OUT as at most 8 files, each < 16 MiB (tarballs of split weights and logs).
 set -uo pipefail
 source scripts/gpu_env.sh
@@ -28,7 +30,7 @@ if [ "$PHASE" = train ]; then
   PORT=29511
   for k in identity clip scene; do
     PORT=$((PORT + 1))
-    if [ ! -f "$RUNS/eval-$k/$k.json" ]; then
+    if [ "${EVAL_TRAIN:-1}" != 0 ] && [ ! -f "$RUNS/eval-$k/$k.json" ]; then
       RAN+=("$k")
       # one rendezvous port per concurrent job (torch 1.13's --standalone always takes 29400)
       torchrun --nnodes=1 --master_port=$PORT --nproc_per_node="$NGPU" -m dreamcache.eval.train_$k --webp "$WEBP" \
@@ -37,7 +39,8 @@ if [ "$PHASE" = train ]; then
     fi
   done
   trun -m dreamcache.train.adapters --webp "$WEBP" --base "$BASE" --out "$RUNS/adapters" --minutes "$MIN" \
-    --batch "${ABATCH:-256}" --lr "${ALR:-1e-4}" ${AINIT:+--init-from "$AINIT"} 2>&1 | tee -a "$RUNS/adapters.out" | filter
+    --batch "${ABATCH:-256}" --lr "${ALR:-1e-4}" ${AINIT:+--init-from "$AINIT"} \
+    ${AGENERIC:+--generic-name "$AGENERIC"} 2>&1 | tee -a "$RUNS/adapters.out" | filter
   for p in "${PIDS[@]}"; do wait "$p"; done
   # only evaluators trained in this call come back: $OUT holds at most 8 files per call
   for k in "${RAN[@]}"; do

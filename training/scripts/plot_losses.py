@@ -1,7 +1,8 @@
 """Loss curves from trainer logs (log.jsonl) as a PNG, with PIL only (no matplotlib on CI).
 
-    python3 scripts/plot_losses.py OUT.png "title" LOG [LOG ...] [--key loss]
-Several logs of one resumed run are concatenated by step."""
+    python3 scripts/plot_losses.py OUT.png "title" LOG [LOG ...] [--key loss[,loss_ref,...]] [--smooth N]
+Several logs of one resumed run are concatenated by step; --smooth averages N logged points
+(the adapter trainer's loss_ref / loss_noref differ by less than their noise per log line)."""
 import argparse
 import json
 
@@ -51,9 +52,18 @@ def main():
     ap.add_argument("out")
     ap.add_argument("title")
     ap.add_argument("logs", nargs="+")
-    ap.add_argument("--key", default="loss")
+    ap.add_argument("--key", default="loss", help="one key or a comma list (one curve each)")
+    ap.add_argument("--smooth", type=int, default=1)
     a = ap.parse_args()
-    plot({a.key: read(a.logs, a.key)}, a.title, a.out)
+    plot({k: smooth(read(a.logs, k), a.smooth) for k in a.key.split(",")}, a.title, a.out)
+
+
+def smooth(pts, n):
+    """Trailing mean over n points (n = 1: unchanged)."""
+    if n <= 1:
+        return pts
+    return [(x, sum(y for _, y in pts[max(0, i - n + 1):i + 1]) / len(pts[max(0, i - n + 1):i + 1]))
+            for i, (x, _) in enumerate(pts)]
 
 
 if __name__ == "__main__":

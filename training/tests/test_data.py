@@ -62,6 +62,7 @@ def test_copy_webps(tmp_path, all_subjects):
 import torch  # noqa: E402
 
 from dreamcache.data import MODIFIERS, SCENES, SubjectBank, TripletGenerator  # noqa: E402
+from dreamcache.data.captions import generic_label  # noqa: E402
 from dreamcache.data.cpu_tuning import keep_freed_memory  # noqa: E402
 from dreamcache.data.imageops import jpeg_like  # noqa: E402
 from dreamcache.data.rng import Rng  # noqa: E402
@@ -231,3 +232,22 @@ def test_jpeg_like_quantises_blocks():
     lo = jpeg_like(x, torch.tensor([5.0, 5.0]))
     assert (hi - x).abs().max() < 0.03
     assert (lo - x).abs().mean() > 0.1
+
+
+def test_generic_name_captions_hide_the_label_only(gen, bank, batch):
+    """Adapter-training captions name the main subject by its category noun; every other draw
+    (pixels, scene, modifier, second subject) is unchanged, and p = 0 changes nothing."""
+    again = gen.batch(96, torch.Generator().manual_seed(123))
+    assert again["caption"] == batch["caption"] and not batch["generic_name"].any()
+    gen.p_generic_name = 1.0
+    try:
+        hidden = gen.batch(96, torch.Generator().manual_seed(123))
+    finally:
+        gen.p_generic_name = 0.0
+    assert torch.equal(hidden["target"], batch["target"]) and torch.equal(hidden["reference"], batch["reference"])
+    assert hidden["generic_name"].all()
+    for i, cap in enumerate(hidden["caption"]):
+        s = int(hidden["subject"][i])
+        assert generic_label(bank.subjects[s].category) in cap, cap
+        if int(hidden["second_subject"][i]) < 0:
+            assert f" {bank.labels[s]} " not in f" {cap} ", cap

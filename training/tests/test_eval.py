@@ -104,14 +104,18 @@ def test_bench_end_to_end_at_toy_scale(webp_dir, evaluators, tmp_path):
     out = str(tmp_path / "bench")
     args = ["--weights", weights, "--preset", "dev-tiny", "--evaluators", evaluators, "--webp", webp_dir,
             "--limit-subjects", "2", "--limit-prompts", "2", "--seeds", "1", "--steps", "2", "--scales", "0,2",
-            "--batch", "4", "--grid-subjects", "2", "--out", out]
+            "--batch", "4", "--grid-subjects", "2", "--both-nouns", "--out", out]
     bench.main(args + ["--minutes", "0"])   # time box already over: nothing runs, a partial report
     assert json.load(open(os.path.join(out, "bench.json")))["partial"]
     bench.main(args)                         # resumes: runs everything
     res = json.load(open(os.path.join(out, "bench.json")))
     assert not res["partial"]
     r = res["results"]
-    assert {"text-only", "DreamCache", "ground truth", "cache t=600", "mid-only cache", "sI=2", "3 references"} <= set(r)
+    assert {"text-only", "DreamCache", "DreamCache (subject named)", "ground truth", "cache t=600", "mid-only cache",
+            "sI=2", "3 references"} <= set(r)
+    # DreamCache prompts name the subject by its class noun, the second row by its name
+    assert r["DreamCache"]["noun"] == "category" and r["DreamCache (subject named)"]["noun"] == "name"
+    assert r["DreamCache"]["dino"] != r["DreamCache (subject named)"]["dino"]
     for name, v in r.items():
         assert v["n"] == 4, name
         for m in ("dino", "clip_i", "clip_t", "masked_dino", "masked_clip_i"):

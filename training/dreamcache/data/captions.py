@@ -82,6 +82,19 @@ STYLE_TEMPLATES = [
     "{a_style} of {x}",
     "{x}, {style}",
 ]
+# A category's generic noun: what an adapter-training caption says instead of the subject's name,
+# so the reference — not a name the base model has memorised — must carry the subject's identity.
+CATEGORY_NOUNS = {
+    "food": "food", "animals": "animal", "objects": "object", "vehicles": "vehicle", "places": "building",
+    "toys": "toy", "tools": "tool", "clothing": "garment", "sky": "thing", "electronics": "device",
+    "household": "object", "plants": "plant", "sports": "sports item", "music": "instrument",
+}
+
+
+def generic_label(category: str) -> str:
+    return CATEGORY_NOUNS.get(category, "object")
+
+
 # How a second subject joins the main one.
 PAIR_JOINERS = ["next to", "and", "beside", "with"]
 

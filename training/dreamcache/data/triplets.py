@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from . import modifiers as M
 from .bank import SubjectBank
-from .captions import MODIFIERS, PAIR_JOINERS, SCENES, make_caption
+from .captions import MODIFIERS, PAIR_JOINERS, SCENES, generic_label, make_caption
 from .imageops import bbox, gaussian_blur_per_sample, jpeg_like, lerp, saturate, soft_blur
 from .placement import warp
 from .rng import Rng
@@ -41,6 +41,9 @@ class TripletGenerator:
     ref_scale = (0.7, 0.95)     # subject's long side / frame side in the reference
     p_ref_jitter = 0.1
     p_ref_erase = 0.4
+    # Adapter training sets this: the caption names the main subject only by its category noun
+    # ("a photo of an animal on a beach"). 0 keeps the base model's captions and random stream.
+    p_generic_name = 0.0
 
     def __init__(self, bank: SubjectBank, size: int = 128,
                  device: Union[str, torch.device, None] = None):
@@ -119,7 +122,9 @@ class TripletGenerator:
         img, alpha = M.modify_image(r, modifier, img, alpha)
 
         reference, ref_mask, erased = self._reference(r, subject)
-        captions = self._captions(subject, scene, modifier, second, scene_named, template, joiner)
+        generic = (r.bernoulli(self.p_generic_name, (B,)) if self.p_generic_name > 0
+                   else torch.zeros(B, dtype=torch.bool, device=dev))
+        captions = self._captions(subject, scene, modifier, second, scene_named, template, joiner, generic)
         return {
             "target": img.clamp(0, 1) * 2 - 1,
             "reference": reference * 2 - 1,
@@ -132,6 +137,7 @@ class TripletGenerator:
             "scene_named": scene_named,
             "modifier": modifier,
             "second_subject": second,
+            "generic_name": generic,
         }
 
     def _reference(self, r: Rng, subject: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -171,13 +177,14 @@ class TripletGenerator:
         img = lerp(img, torch.ones_like(img), rect)
         return img.clamp(0, 1), alpha * (1 - rect), erased
 
-    def _captions(self, subject, scene, modifier, second, scene_named, template, joiner) -> List[str]:
+    def _captions(self, subject, scene, modifier, second, scene_named, template, joiner, generic) -> List[str]:
         labels = self.bank.labels
+        cats = [x.category for x in self.bank.subjects]
         out = []
-        for s, sc, m, s2, named, t, j in zip(subject.tolist(), scene.tolist(), modifier.tolist(),
-                                             second.tolist(), scene_named.tolist(), template.tolist(),
-                                             joiner.tolist()):
-            out.append(make_caption(labels[s], SCENES[sc] if named else None,
+        for s, sc, m, s2, named, t, j, gen in zip(subject.tolist(), scene.tolist(), modifier.tolist(),
+                                                  second.tolist(), scene_named.tolist(), template.tolist(),
+                                                  joiner.tolist(), generic.tolist()):
+            out.append(make_caption(generic_label(cats[s]) if gen else labels[s], SCENES[sc] if named else None,
                                     MODIFIERS[m] if m >= 0 else None,
                                     labels[s2] if s2 >= 0 else None, t, j))
         return out

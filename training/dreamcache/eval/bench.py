@@ -5,7 +5,9 @@ seeds. Methods: text-only base model (subject named in the prompt, gate 0, plain
 DreamCache (cache of the subject's clean reference on white at t = 1, combined guidance) and the
 generator's ground-truth composite (upper bound). Ablations on the first --ablation-seeds seeds:
 caching timestep, mid-only cache, image-guidance scale sweep, three references concatenated.
-Every image gets DINO-like, CLIP-I-like, CLIP-T-like, masked DINO-/CLIP-I-like and
+DreamCache's prompts name the subject by its class noun by default ("a photo of an animal on a
+beach", as DreamBench's prompts do and as the adapters were trained); a second main row names it
+as text-only does. Every image gets DINO-like, CLIP-I-like, CLIP-T-like, masked DINO-/CLIP-I-like and
 scene/modifier hits (scorer.py). torchrun ranks take interleaved batches; records are appended
 per batch, so a time-boxed run resumes where it stopped.
 
@@ -22,6 +24,7 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
+from ..data.captions import generic_label
 from ..export import build_models, load_trained
 from ..models import is_adapter_param, set_attention_backend
 from ..models.config import PRESETS
@@ -49,24 +52,33 @@ class Config:
     s_img: float = 1.0
     refs: int = 1
     group: str = "main"               # "main" | "cache_t" | "layers" | "scale" | "refs"
+    noun: str = "name"                # how the prompt names the subject: "name" | "category" (class noun)
 
 
 def make_configs(a) -> List[Config]:
+    other = "name" if a.dreamcache_noun == "category" else "category"
     main = [Config("text-only", "text", a.seeds, a.steps, s_img=0.0),
-            Config("DreamCache", "dreamcache", a.seeds, a.steps, s_img=a.image_scale),
+            Config("DreamCache", "dreamcache", a.seeds, a.steps, s_img=a.image_scale, noun=a.dreamcache_noun),
+            Config(f"DreamCache ({'subject named' if other == 'name' else 'class noun'})", "dreamcache", a.seeds,
+                   a.steps, s_img=a.image_scale, noun=other),
             Config("ground truth", "gt", a.seeds, a.steps)]
+    if not a.both_nouns:
+        main.pop(2)
     abl, n, st = [], a.ablation_seeds, a.ablation_steps or a.steps
     want = set(x for x in a.ablations.split(",") if x and x != "none")
     if "cache_t" in want:
-        abl += [Config(f"cache t={t}", "dreamcache", n, st, cache_t=t, s_img=a.image_scale, group="cache_t")
+        abl += [Config(f"cache t={t}", "dreamcache", n, st, cache_t=t, s_img=a.image_scale, group="cache_t",
+                       noun=a.dreamcache_noun)
                 for t in (1, 250, 600)]
     if "layers" in want:
-        abl += [Config("mid-only cache", "dreamcache", n, st, layers=("mid",), s_img=a.image_scale, group="layers")]
+        abl += [Config("mid-only cache", "dreamcache", n, st, layers=("mid",), s_img=a.image_scale, group="layers",
+                       noun=a.dreamcache_noun)]
     if "scale" in want:
-        abl += [Config(f"sI={s:g}", "dreamcache", n, st, s_img=s, group="scale") for s in a.scales]
+        abl += [Config(f"sI={s:g}", "dreamcache", n, st, s_img=s, group="scale", noun=a.dreamcache_noun) for s in a.scales]
         abl += [Config("text-only (sweep ref.)", "text", n, st, s_img=0.0, group="scale")]
     if "refs" in want:
-        abl += [Config("3 references", "dreamcache", n, st, refs=3, s_img=a.image_scale, group="refs")]
+        abl += [Config("3 references", "dreamcache", n, st, refs=3, s_img=a.image_scale, group="refs",
+                       noun=a.dreamcache_noun)]
     return main + abl
 
 
@@ -115,7 +127,7 @@ def run_batch(c: Config, items, bank, gen, models: Models, a) -> Tuple[torch.Ten
         scene = torch.tensor([PROMPTS[p].scene_id for _, p, _ in items])
         mod = torch.tensor([PROMPTS[p].modifier_id for _, p, _ in items])
         return composite(gen, subj, scene, mod, g)[0], refs
-    prompts = [PROMPTS[p].text(bank.labels[s]) for s, p, _ in items]
+    prompts = [PROMPTS[p].text(subject_words(bank, s, c.noun)) for s, p, _ in items]
     noise = torch.stack([cpu_randn(models.latent, "xT", i, PROMPTS[p].key, sd) for i, (_, p, sd) in zip(ids, items)]).to(dev)
     ctx = models.embed(prompts)
     caches = None
@@ -132,6 +144,10 @@ def run_batch(c: Config, items, bank, gen, models: Models, a) -> Tuple[torch.Ten
             caches = {k: v for k, v in caches.items() if k in c.layers}
     lat = sample_batch(models.unet, ctx, models.empty, noise, c.steps, a.text_scale, c.s_img, caches, models.acp)
     return decode(models.vae, lat), refs
+
+
+def subject_words(bank, s: int, noun: str) -> str:
+    return bank.labels[s] if noun == "name" else generic_label(bank.subjects[s].category)
 
 
 def key(c: Config, bank, item) -> str:
@@ -234,6 +250,9 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--text-scale", type=float, default=7.5)
     ap.add_argument("--image-scale", type=float, default=1.0)
+    ap.add_argument("--dreamcache-noun", choices=["category", "name"], default="category",
+                    help="DreamCache prompts name the subject by its class noun (DreamBench-style) or its name")
+    ap.add_argument("--both-nouns", action="store_true", help="a second DreamCache main row with the other naming")
     ap.add_argument("--ablations", default="cache_t,layers,scale,refs", help="comma list or 'none'")
     ap.add_argument("--ablation-seeds", type=int, default=1)
     ap.add_argument("--ablation-steps", type=int, default=0, help="0: same as --steps")
