@@ -195,3 +195,33 @@ describe('.dreamcache codec', () => {
     await expect(encodeDreamcache({ cache: { ...cache, fingerprint: 'nope' }, name: 'x' })).rejects.toBeInstanceOf(CacheFileError);
   });
 });
+
+describe('.dreamcache size at SD 1.5 scale', () => {
+  // The five cached layers of SD 1.5 (docs/model-pack.md): mid 8²×1280, then every second decoder
+  // transformer 16²×1280, 32²×640 twice, 64²×320 — 3,031,040 values per reference.
+  const SD15 = [
+    { name: 'mid', channels: 1280, height: 8, width: 8 },
+    { name: 'dec1', channels: 1280, height: 16, width: 16 },
+    { name: 'dec3', channels: 640, height: 32, width: 32 },
+    { name: 'dec5', channels: 640, height: 32, width: 32 },
+    { name: 'dec7', channels: 320, height: 64, width: 64 },
+  ];
+
+  it('one reference in fp16 is at most 6.2 MB, with a thumbnail, and decodes back exactly', async () => {
+    const cache: SubjectCache = {
+      packName: 'sd15',
+      fingerprint: FP,
+      references: 1,
+      layers: SD15.map((l, i) => ({
+        name: l.name,
+        shape: [1, l.height * l.width, l.channels] as [number, number, number],
+        data: roundToHalfInPlace(gaussianNoise(7 + i, l.height * l.width * l.channels)),
+      })),
+    };
+    const bytes = await encodeDreamcache({ cache, name: 'my mug', thumbnailPng: PNG });
+    expect(bytes.length).toBeLessThanOrEqual(6.2e6);
+    expect(bytes.length).toBeGreaterThan(3_031_040 * 2);
+    const out = await decodeDreamcache(bytes, { expectedFingerprint: FP, expectedLayers: SD15 });
+    out.cache.layers.forEach((l, i) => expect(l.data).toEqual(cache.layers[i].data));
+  });
+});
