@@ -13,6 +13,7 @@ import type {
 } from './engine-types';
 import { BackendError, CacheMismatchError, CancelledError, InputError, NotLoadedError, PackError } from './errors';
 import { roundToHalfInPlace } from './float16';
+import { uploadFeeds } from './gpu-feeds';
 import { planGuidance } from './guidance';
 import { alphaIsMeaningful, checkImage, createRgba, maskFromAlpha, nchwToRgba, resizeMask, resizeRgba, rgbaToNchw } from './image';
 import { packFingerprint, readManifest, readVerifiedFile, type GraphRole, type PackManifest } from './pack';
@@ -258,50 +259,61 @@ class InThreadEngine implements Engine {
       const [empty, prompt] = await this.embed(l, ['', request.prompt], onProgress);
       const unet = await this.session(l, 'unet', onProgress);
       const decoder = await this.session(l, 'vae_decoder', onProgress);
-      const cacheFeeds = plan.useCache
-        ? Object.fromEntries(request.cache!.layers.map((c) => [`cache_${c.name}`, tensor(c.data, [...c.shape])]))
-        : this.zeroCacheFeeds(l);
-      const decode = async (latent: Float32Array): Promise<RgbaImage> => {
-        const { image } = await runFloat(decoder, 'vae_decoder', { latent: tensor(latent, [1, C, hw, hw]) }, ['image']);
-        if (image.data.length !== 3 * S * S) throw new PackError(`vae_decoder image has ${image.data.length} values, expected ${3 * S * S}`);
-        return nchwToRgba(image.data, S, S);
-      };
-      const total = request.steps;
-      onProgress?.({ stage: 'generate', step: 0, total });
-      const latent = await sampleLatent({
-        scheduler: createScheduler(request.scheduler, m.scheduler),
-        steps: request.steps,
-        initialLatent: new SeededRandom(request.seed).gaussian(C * hw * hw),
-        plan,
-        textScale: request.textScale,
-        imageScale: request.imageScale,
-        isCancelled: () => token.cancelled,
-        runUnet: async (b) => {
-          const hidden = new Float32Array(b.batch * L * D);
-          b.usePrompt.forEach((p, r) => hidden.set(p ? prompt : empty, r * L * D));
-          const { noise_pred } = await runFloat(
-            unet,
-            'unet',
-            {
-              sample: tensor(b.sample, [b.batch, C, hw, hw]),
-              timestep: tensor(b.timestep, [b.batch]),
-              encoder_hidden_states: tensor(hidden, [b.batch, L, D]),
-              adapter_gate: tensor(b.gates, [b.batch]),
-              ...cacheFeeds,
-            },
-            ['noise_pred'],
-          );
-          if (noise_pred.data.length !== b.sample.length) throw new PackError(`unet noise_pred has ${noise_pred.data.length} values, expected ${b.sample.length}`);
-          return noise_pred.data;
-        },
-        onStep: async (step, steps, predOriginal) => {
-          const wantPreview = request.previewEvery > 0 && step % request.previewEvery === 0 && step < steps;
-          const preview = wantPreview && !token.cancelled ? await decode(predOriginal) : undefined;
-          onProgress?.({ stage: 'generate', step, total: steps, preview });
-        },
-      });
-      if (token.cancelled) throw new CancelledError('Generation cancelled');
-      return decode(latent);
+      const cacheInputs = plan.useCache
+        ? Object.fromEntries(request.cache!.layers.map((c) => [`cache_${c.name}`, { data: c.data, dims: c.shape }]))
+        : null;
+      // On WebGPU the cache is uploaded once per image instead of once per U-Net call
+      const resident = cacheInputs && l.backend.info.kind !== 'wasm' ? await uploadFeeds(cacheInputs) : null;
+      const cacheFeeds = resident
+        ? resident.feeds
+        : cacheInputs
+          ? Object.fromEntries(Object.entries(cacheInputs).map(([k, v]) => [k, tensor(v.data, [...v.dims])]))
+          : this.zeroCacheFeeds(l);
+      try {
+        const decode = async (latent: Float32Array): Promise<RgbaImage> => {
+          const { image } = await runFloat(decoder, 'vae_decoder', { latent: tensor(latent, [1, C, hw, hw]) }, ['image']);
+          if (image.data.length !== 3 * S * S) throw new PackError(`vae_decoder image has ${image.data.length} values, expected ${3 * S * S}`);
+          return nchwToRgba(image.data, S, S);
+        };
+        const total = request.steps;
+        onProgress?.({ stage: 'generate', step: 0, total });
+        const latent = await sampleLatent({
+          scheduler: createScheduler(request.scheduler, m.scheduler),
+          steps: request.steps,
+          initialLatent: new SeededRandom(request.seed).gaussian(C * hw * hw),
+          plan,
+          textScale: request.textScale,
+          imageScale: request.imageScale,
+          isCancelled: () => token.cancelled,
+          runUnet: async (b) => {
+            const hidden = new Float32Array(b.batch * L * D);
+            b.usePrompt.forEach((p, r) => hidden.set(p ? prompt : empty, r * L * D));
+            const { noise_pred } = await runFloat(
+              unet,
+              'unet',
+              {
+                sample: tensor(b.sample, [b.batch, C, hw, hw]),
+                timestep: tensor(b.timestep, [b.batch]),
+                encoder_hidden_states: tensor(hidden, [b.batch, L, D]),
+                adapter_gate: tensor(b.gates, [b.batch]),
+                ...cacheFeeds,
+              },
+              ['noise_pred'],
+            );
+            if (noise_pred.data.length !== b.sample.length) throw new PackError(`unet noise_pred has ${noise_pred.data.length} values, expected ${b.sample.length}`);
+            return noise_pred.data;
+          },
+          onStep: async (step, steps, predOriginal) => {
+            const wantPreview = request.previewEvery > 0 && step % request.previewEvery === 0 && step < steps;
+            const preview = wantPreview && !token.cancelled ? await decode(predOriginal) : undefined;
+            onProgress?.({ stage: 'generate', step, total: steps, preview });
+          },
+        });
+        if (token.cancelled) throw new CancelledError('Generation cancelled');
+        return await decode(latent);
+      } finally {
+        resident?.release();
+      }
     }, true);
   }
 
