@@ -5,7 +5,8 @@
 //        [--bundle webgpu|jsep|wasm] [--runs 10] [--steps 50] [--refs 1,3] [--no-baseline]
 //        [--graph-capture] [--threads 1]
 //
-// Measures the same things as torch_bench.py: unet_b2 (plain CFG), dreamcache_b3_k{K},
+// Measures the same things as torch_bench.py: unet_b2 (plain CFG), unet_b3 / unet_b1 (base model at
+// DreamCache's batch and at batch 1), dreamcache_b3_k{K},
 // cache_build_k{K}, reference_step_k{K} (BootPIG/JeDi-style baseline: the noised references
 // through the U-Net for both branches that use them, batch 2K, then the batch-3 pass attending
 // to those fresh features), whole 50-step images, session creation. Results are written after
@@ -440,6 +441,10 @@ class OrtBench {
     this.res.precision = this.res.sessions.unet.precision; // what the U-Net actually runs in
     const gate2 = [0, 0];
     await this.measure('unet_b2', async () => this.noise(await this.unet.run(this.unetFeeds(2, 500, gate2, this.zeroCaches()), ['noise_pred'])));
+    // The base model at DreamCache's batch (equal-batch reference) and at batch 1 (one base call,
+    // the reference for cache building): gate 0 with the one-row "no subject" cache.
+    await this.measure('unet_b3', async () => this.noise(await this.unet.run(this.unetFeeds(3, 500, [0, 0, 0], this.zeroCaches()), ['noise_pred'])));
+    await this.measure('unet_b1', async () => this.noise(await this.unet.run(this.unetFeeds(1, 500, [0], this.zeroCaches()), ['noise_pred'])));
     let text = null;
     await this.stage('text_pair', async () => { text = await this.textPair(); });
     // Without the text encoder the stages below still time the same calls on random embeddings.

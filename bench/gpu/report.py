@@ -5,7 +5,7 @@ import json
 import os
 import sys
 
-PER_CALL = ["unet_b2", "dreamcache_b3_k1", "dreamcache_b3_k3", "dreamcache_b3_k1_gpucache", "dreamcache_b3_k3_gpucache",
+PER_CALL = ["unet_b2", "unet_b3", "unet_b1", "dreamcache_b3_k1", "dreamcache_b3_k3", "dreamcache_b3_k1_gpucache", "dreamcache_b3_k3_gpucache",
             "cache_build_k1", "cache_build_k3",
             "reference_step_k1", "reference_step_k3", "dreamcache_b3_k1_graphcapture"]
 IMAGES = ["image_dreamcache_k1", "image_reference_k1", "image_dreamcache_k3", "image_reference_k3"]
@@ -23,6 +23,28 @@ def cell(v):
     if "error" in v:
         return "error"
     return f"{v['median']:.1f}"
+
+
+# Issue 5's per-call ratios: (name, numerator, denominator, goal).
+RATIOS = [("DreamCache / base, equal batch 3", "dreamcache_b3_k1", "unet_b3", 1.10),
+          ("cache build / one base call (batch 1)", "cache_build_k1", "unet_b1", 1.10)]
+
+
+def ratio_lines(cols):
+    """The ratios per runtime column, where both calls were measured."""
+    med = lambda v: v["median"] if isinstance(v, dict) and "median" in v else None
+    rows = []
+    for name, num, den, goal in RATIOS:
+        cells = []
+        for _, r, suffix in cols:
+            a, b = med(r.get(num + suffix)), med(r.get(den + suffix))
+            cells.append(f"{a / b:.2f}" if a and b else "–")
+        if any(c != "–" for c in cells):
+            rows.append(f"| {name} (goal ≤ {goal:g}) | " + " | ".join(cells) + " |")
+    if not rows:
+        return []
+    return ["", "Ratios (medians above):", "", "| ratio | " + " | ".join(c[0] for c in cols) + " |",
+            "|---|" + "---|" * len(cols)] + rows
 
 
 def main(argv):
@@ -45,6 +67,7 @@ def main(argv):
     for k in PER_CALL:
         if any(k + s in r for _, r, s in cols):
             lines.append(f"| {k} | " + " | ".join(cell(r.get(k + s)) for _, r, s in cols) + " |")
+    lines += ratio_lines(cols)
     lines += ["", "Whole personalized image (text encoding, personalization, all steps, VAE decode), ms:", "",
               "| image | runtime | total | personalize | steps | decode | steps/s | peak memory MB |",
               "|---|---|---|---|---|---|---|---|"]

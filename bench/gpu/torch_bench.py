@@ -5,6 +5,8 @@ make_sd15_pack.py wrote (the same numbers the ONNX pack holds).
 
 Measured (median of --runs after warm-up; CUDA events on GPU):
 - unet_b2: base model, batch 2 (plain classifier-free guidance; no adapters);
+- unet_b3 / unet_b1: the base model at batch 3 (DreamCache's batch: the equal-batch reference for
+  dreamcache_b3) and at batch 1 (one base call: the reference for cache_build_k1);
 - dreamcache_b3_k{K}: batch 3 [e_u, e_i, e_c], gate [0, 1, 1], cache of K reference images;
 - cache_build_k{K}: VAE-encode K references + one U-Net pass collecting the cached features;
 - reference_b{..}_k{K}: the BootPIG/JeDi-style baseline step — the reference latents, noised to
@@ -147,7 +149,9 @@ class Bench:
         x2, t2, c2 = self.step_inputs(2)
         x3, t3, c3 = self.step_inputs(3)
         gate3 = torch.tensor([0.0, 1.0, 1.0], device=self.dev, dtype=self.dtype)
-        calls = {"unet_b2": lambda: self.unet(x2, t2, c2)}
+        x1, t1, c1 = self.step_inputs(1)
+        calls = {"unet_b2": lambda: self.unet(x2, t2, c2), "unet_b3": lambda: self.unet(x3, t3, c3),
+                 "unet_b1": lambda: self.unet(x1, t1, c1)}
         for k in a.refs:
             cache = {l["name"]: self.rand(1, k * l["height"] * l["width"], l["channels"]) for l in self.layers}
             calls[f"dreamcache_b3_k{k}"] = (lambda cache=cache: self.unet(x3, t3, c3, gate3, cache))
