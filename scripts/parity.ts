@@ -9,6 +9,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createEngine } from '../src/runtime/engine';
+import { arg } from './args';
 import { SeededRandom } from '../src/runtime/rng';
 
 interface ParityCase {
@@ -20,13 +21,6 @@ interface ParityCase {
   textScale: number;
   imageScale: number;
   reference: string | null;
-}
-
-function arg(name: string, fallback?: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i >= 0 && process.argv[i + 1]) return process.argv[i + 1];
-  if (fallback === undefined) throw new Error(`--${name} is required`);
-  return fallback;
 }
 
 function writeF32(path: string, data: Float32Array): void {

@@ -1,47 +1,23 @@
 // Personalized sample grid through the app's own runtime (onnxruntime-web wasm in Node):
-//   /usr/bin/python3 training/scripts/heldout_refs.py --out /tmp/refs --n 8
+//   /usr/bin/python3 training/scripts/heldout_refs.py --out /tmp/refs --n 8 [--prompts beach,snow]
 //   node scripts/run-ts.mjs scripts/personalize-grid.ts --pack public/models/tiny-emoji --refs /tmp/refs \
-//     --out docs/training-samples/personalize-tiny-emoji-v0.2.0.png [--steps 50] [--seed 1] [--prompts beach,snow]
+//     --out docs/training-samples/personalize-tiny-emoji-v0.2.0.png [--steps 50] [--seed 1]
 // One row per subject: reference (what the model sees) | per prompt: text-only (the subject's label in
 // the prompt, no cache) | DreamCache (the class noun in the prompt, cache from the reference, the pack's
 // guidance scales). Both tiles of a pair share the initial noise, so the cache is the only difference.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createEngine } from '../src/runtime/engine';
+import { arg } from './args';
 import { encodePng } from './png';
 
-interface Ref { id: string; label: string; noun: string; file: string }
-
-// The benchmark's context scenes (training/dreamcache/data/captions.py SCENES phrases).
-const SCENE_PHRASES: Record<string, string> = {
-  beach: 'on a beach', snow: 'in the snow', forest: 'in a forest', desert: 'in the desert',
-  night_sky: 'under a starry night sky', outer_space: 'in outer space', underwater: 'underwater',
-  city_street: 'on a city street', wooden_table: 'on a wooden table', grass_field: 'in a grass field',
-  mountain_lake: 'by a mountain lake', brick_wall: 'in front of a brick wall', flower_field: 'in a field of flowers',
-  autumn_leaves: 'among autumn leaves', cloudy_sky: 'in the sky among clouds', red_backdrop: 'on a red background',
-  blue_backdrop: 'on a blue background',
-};
-
-class UnknownSceneError extends Error {
-  constructor(key: string) {
-    super(`unknown scene "${key}"; known: ${Object.keys(SCENE_PHRASES).join(', ')}`);
-    this.name = 'UnknownSceneError';
-  }
-}
-
-/** make_caption(label, scene, None, None, 0): "a photo of {a/an} {label} {scene phrase}". */
-function benchPromptText(label: string, sceneKey: string): string {
-  const phrase = SCENE_PHRASES[sceneKey];
-  if (phrase === undefined) throw new UnknownSceneError(sceneKey);
-  const art = 'aeiou'.includes(label.slice(0, 1).toLowerCase()) ? 'an' : 'a';
-  return `a photo of ${art} ${label} ${phrase}`;
-}
-
-function arg(name: string, fallback?: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i >= 0 && process.argv[i + 1]) return process.argv[i + 1];
-  if (fallback === undefined) throw new Error(`--${name} is required`);
-  return fallback;
+/** One subject of heldout_refs.py's refs.json; its prompts are the benchmark's own texts. */
+interface Ref {
+  id: string;
+  label: string;
+  noun: string;
+  file: string;
+  prompts: { key: string; textOnly: string; dreamcache: string }[];
 }
 
 const GUTTER = 4;
@@ -50,8 +26,8 @@ const GUTTER_GREY = 210;
 async function main(): Promise<void> {
   const refsDir = resolve(arg('refs'));
   const refs: Ref[] = JSON.parse(readFileSync(join(refsDir, 'refs.json'), 'utf8'));
-  const scenes = arg('prompts', 'beach,snow').split(',').map((s) => s.trim()).filter(Boolean);
-  scenes.forEach((s) => benchPromptText('x', s)); // fail before loading the model
+  const scenes = refs[0]?.prompts.map((p) => p.key) ?? [];
+  if (scenes.length === 0) throw new Error(`${refsDir}/refs.json lists no subjects or no prompts`);
   const steps = Number(arg('steps', '50'));
   const seed = Number(arg('seed', '1'));
   const out = arg('out');
@@ -81,15 +57,15 @@ async function main(): Promise<void> {
     put(refImg.data, r, 0);
     const tRow = performance.now();
     const cache = await engine.buildCache([refImg], seed);
-    for (const [p, scene] of scenes.entries()) {
+    for (const [p, prompt] of ref.prompts.entries()) {
       const tileSeed = seed + r * scenes.length + p;
       const base = { steps, seed: tileSeed, scheduler: 'ddim', guidance: 'combined', previewEvery: 0 } as const;
       const textOnly = await engine.generate({
-        ...base, prompt: benchPromptText(ref.label, scene), textScale: m.guidance.textScale, imageScale: 0, cache: null,
+        ...base, prompt: prompt.textOnly, textScale: m.guidance.textScale, imageScale: 0, cache: null,
       });
       put(textOnly.data, r, 1 + 2 * p);
       const personal = await engine.generate({
-        ...base, prompt: benchPromptText(ref.noun, scene), textScale: m.guidance.textScale,
+        ...base, prompt: prompt.dreamcache, textScale: m.guidance.textScale,
         imageScale: m.guidance.imageScale, cache,
       });
       put(personal.data, r, 2 + 2 * p);

@@ -5,14 +5,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createEngine } from '../src/runtime/engine';
+import { arg } from './args';
 import { encodePng } from './png';
-
-function arg(name: string, fallback?: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i >= 0 && process.argv[i + 1]) return process.argv[i + 1];
-  if (fallback === undefined) throw new Error(`--${name} is required`);
-  return fallback;
-}
 
 async function main(): Promise<void> {
   const pack = resolve(arg('pack'));

@@ -1,8 +1,10 @@
 """Held-out subjects as the benchmark's clean references on white, for scripts/personalize-grid.ts.
 
-  /usr/bin/python3 training/scripts/heldout_refs.py --out /tmp/refs [--n 8]
+  /usr/bin/python3 training/scripts/heldout_refs.py --out /tmp/refs [--n 8] [--prompts beach,snow]
 
-Writes DIR/refs.json = [{id, label, noun, file}] and one raw S×S RGBA file (opaque) per subject.
+Writes DIR/refs.json = [{id, label, noun, file, prompts: [{key, textOnly, dreamcache}]}] and one raw
+S×S RGBA file (opaque) per subject. The prompts are the benchmark's own (eval/prompts.py): text-only
+names the subject, DreamCache uses its class noun, as in the benchmark's main rows.
 Subjects are spread over the held-out list as the benchmark's grid picks them (index round(i·N/n));
 the reference is the benchmark's own (eval.data.clean_reference), so the app sees what the bench saw.
 """
@@ -19,14 +21,10 @@ sys.path.insert(0, str(TRAINING))
 
 import torch  # noqa: E402
 
-from dreamcache.data.captions import generic_label  # noqa: E402
+from dreamcache.eval.bench import spread  # noqa: E402
 from dreamcache.eval.data import clean_reference, eval_generator, load_bank  # noqa: E402
 from dreamcache.eval.parity import to_rgba_bytes  # noqa: E402
-
-
-def spread(n_total: int, n: int) -> list[int]:
-    k = min(n, n_total)
-    return sorted({round(i * n_total / k) for i in range(k)})
+from dreamcache.eval.prompts import PROMPTS  # noqa: E402
 
 
 def main() -> None:
@@ -36,7 +34,13 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--webp", default=str(REPO / "node_modules" / "@lobehub" / "fluent-emoji-3d" / "assets"))
     ap.add_argument("--subjects", default=None, help="subjects.json (default: training/data/subjects.json)")
+    ap.add_argument("--prompts", default="beach,snow", help="comma list of the benchmark's prompt keys")
     a = ap.parse_args()
+    by_key = {p.key: p for p in PROMPTS}
+    keys = [k.strip() for k in a.prompts.split(",") if k.strip()]
+    unknown = [k for k in keys if k not in by_key]
+    if unknown:
+        ap.error(f"unknown prompt keys {unknown}; known: {', '.join(by_key)}")
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     bank = load_bank(a.webp, "heldout", a.size, "cpu", a.subjects)
@@ -48,7 +52,10 @@ def main() -> None:
             ref = clean_reference(gen, torch.tensor([s]))[0]
             file = f"ref_{subj.id}.rgba"
             (out / file).write_bytes(to_rgba_bytes(ref))
-            refs.append({"id": subj.id, "label": subj.label, "noun": generic_label(subj.category), "file": file})
+            noun = bank.words(s, "category")
+            prompts = [{"key": k, "textOnly": by_key[k].text(subj.label), "dreamcache": by_key[k].text(noun)}
+                       for k in keys]
+            refs.append({"id": subj.id, "label": subj.label, "noun": noun, "file": file, "prompts": prompts})
             print(f"{subj.id}: {subj.label} ({subj.category} → {refs[-1]['noun']})")
     (out / "refs.json").write_text(json.dumps(refs, indent=1))
     print(f"wrote {len(refs)} references of {len(bank)} held-out subjects to {out}")

@@ -8,6 +8,7 @@ from typing import List, Optional, Sequence, Union
 
 import torch
 
+from .captions import generic_label
 from .subjects import (EMOJI_ASSETS, SPLITS, SUBJECTS_JSON, Subject, SubjectSetError,
                        load_heldout_ids, load_subjects)
 
@@ -45,6 +46,11 @@ class SubjectBank:
     @property
     def labels(self) -> List[str]:
         return [s.label for s in self.subjects]
+
+    def words(self, index: int, noun: str) -> str:
+        """How a caption or prompt names subject `index`: "name" (its label) or "category" (its
+        category noun, "animal", "food", …: when the name must not carry the subject's identity)."""
+        return self.subjects[index].label if noun == "name" else generic_label(self.subjects[index].category)
 
     @property
     def size(self) -> int:

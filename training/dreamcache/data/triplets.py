@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from . import modifiers as M
 from .bank import SubjectBank
-from .captions import MODIFIERS, PAIR_JOINERS, SCENES, generic_label, make_caption
+from .captions import MODIFIERS, PAIR_JOINERS, SCENES, make_caption
 from .imageops import bbox, gaussian_blur_per_sample, jpeg_like, lerp, saturate, soft_blur
 from .placement import warp
 from .rng import Rng
@@ -179,12 +179,11 @@ class TripletGenerator:
 
     def _captions(self, subject, scene, modifier, second, scene_named, template, joiner, generic) -> List[str]:
         labels = self.bank.labels
-        cats = [x.category for x in self.bank.subjects]
         out = []
         for s, sc, m, s2, named, t, j, gen in zip(subject.tolist(), scene.tolist(), modifier.tolist(),
                                                   second.tolist(), scene_named.tolist(), template.tolist(),
                                                   joiner.tolist(), generic.tolist()):
-            out.append(make_caption(generic_label(cats[s]) if gen else labels[s], SCENES[sc] if named else None,
+            out.append(make_caption(self.bank.words(s, "category") if gen else labels[s], SCENES[sc] if named else None,
                                     MODIFIERS[m] if m >= 0 else None,
                                     labels[s2] if s2 >= 0 else None, t, j))
         return out

@@ -16,6 +16,7 @@ per batch, so a time-boxed run resumes where it stopped.
 """
 import argparse
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -24,7 +25,6 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
-from ..data.captions import generic_label
 from ..export import build_models, load_trained
 from ..models import is_adapter_param, set_attention_backend
 from ..models.config import PRESETS
@@ -57,29 +57,31 @@ class Config:
 
 def make_configs(a) -> List[Config]:
     other = "name" if a.dreamcache_noun == "category" else "category"
-    main = [Config("text-only", "text", a.seeds, a.steps, s_img=0.0),
-            Config("DreamCache", "dreamcache", a.seeds, a.steps, s_img=a.image_scale, noun=a.dreamcache_noun),
-            Config(f"DreamCache ({'subject named' if other == 'name' else 'class noun'})", "dreamcache", a.seeds,
-                   a.steps, s_img=a.image_scale, noun=other),
-            Config("ground truth", "gt", a.seeds, a.steps)]
-    if not a.both_nouns:
-        main.pop(2)
+    both = [Config(f"DreamCache ({'subject named' if other == 'name' else 'class noun'})", "dreamcache", a.seeds,
+                   a.steps, s_img=a.image_scale, noun=other)] if a.both_nouns else []
+    main = ([Config("text-only", "text", a.seeds, a.steps, s_img=0.0),
+             Config("DreamCache", "dreamcache", a.seeds, a.steps, s_img=a.image_scale, noun=a.dreamcache_noun)]
+            + both + [Config("ground truth", "gt", a.seeds, a.steps)])
     abl, n, st = [], a.ablation_seeds, a.ablation_steps or a.steps
+    # every DreamCache ablation: the main row's image scale and naming unless it varies them
+    dc = functools.partial(Config, method="dreamcache", seeds=n, steps=st, s_img=a.image_scale, noun=a.dreamcache_noun)
     want = set(x for x in a.ablations.split(",") if x and x != "none")
     if "cache_t" in want:
-        abl += [Config(f"cache t={t}", "dreamcache", n, st, cache_t=t, s_img=a.image_scale, group="cache_t",
-                       noun=a.dreamcache_noun)
-                for t in (1, 250, 600)]
+        abl += [dc(f"cache t={t}", cache_t=t, group="cache_t") for t in (1, 250, 600)]
     if "layers" in want:
-        abl += [Config("mid-only cache", "dreamcache", n, st, layers=("mid",), s_img=a.image_scale, group="layers",
-                       noun=a.dreamcache_noun)]
+        abl += [dc("mid-only cache", layers=("mid",), group="layers")]
     if "scale" in want:
-        abl += [Config(f"sI={s:g}", "dreamcache", n, st, s_img=s, group="scale", noun=a.dreamcache_noun) for s in a.scales]
+        abl += [dc(f"sI={s:g}", s_img=s, group="scale") for s in a.scales]
         abl += [Config("text-only (sweep ref.)", "text", n, st, s_img=0.0, group="scale")]
     if "refs" in want:
-        abl += [Config("3 references", "dreamcache", n, st, refs=3, s_img=a.image_scale, group="refs",
-                       noun=a.dreamcache_noun)]
+        abl += [dc("3 references", refs=3, group="refs")]
     return main + abl
+
+
+def spread(n_total: int, n: int) -> List[int]:
+    """n indices evenly over range(n_total): the subjects of the PNG grids."""
+    k = min(n, n_total)
+    return sorted({round(i * n_total / k) for i in range(k)})
 
 
 def seed_of(*parts) -> int:
@@ -127,7 +129,7 @@ def run_batch(c: Config, items, bank, gen, models: Models, a) -> Tuple[torch.Ten
         scene = torch.tensor([PROMPTS[p].scene_id for _, p, _ in items])
         mod = torch.tensor([PROMPTS[p].modifier_id for _, p, _ in items])
         return composite(gen, subj, scene, mod, g)[0], refs
-    prompts = [PROMPTS[p].text(subject_words(bank, s, c.noun)) for s, p, _ in items]
+    prompts = [PROMPTS[p].text(bank.words(s, c.noun)) for s, p, _ in items]
     noise = torch.stack([cpu_randn(models.latent, "xT", i, PROMPTS[p].key, sd) for i, (_, p, sd) in zip(ids, items)]).to(dev)
     ctx = models.embed(prompts)
     caches = None
@@ -144,10 +146,6 @@ def run_batch(c: Config, items, bank, gen, models: Models, a) -> Tuple[torch.Ten
             caches = {k: v for k, v in caches.items() if k in c.layers}
     lat = sample_batch(models.unet, ctx, models.empty, noise, c.steps, a.text_scale, c.s_img, caches, models.acp)
     return decode(models.vae, lat), refs
-
-
-def subject_words(bank, s: int, noun: str) -> str:
-    return bank.labels[s] if noun == "name" else generic_label(bank.subjects[s].category)
 
 
 def key(c: Config, bank, item) -> str:
@@ -283,7 +281,7 @@ def main(argv=None):
     models = Models(a, d.device)
     scorer = Scorer(a.evaluators, a.weights, models.tok, d.device)
     configs = make_configs(a)
-    grid_subjects = sorted({round(i * n_subj / min(a.grid_subjects, n_subj)) for i in range(min(a.grid_subjects, n_subj))})
+    grid_subjects = spread(n_subj, a.grid_subjects)
     grid_prompts = {i for i, p in enumerate(PROMPTS[:n_prompts]) if p.key in GRID_PROMPTS}
     rec_dir = os.path.join(a.out, "records")
     tiles = os.path.join(a.out, "tiles")
