@@ -3,11 +3,15 @@
 //
 //   node bench/gpu/ort_bench.mjs --pack DIR --json OUT.json [--ep webgpu|wasm] [--precision fp16|fp32]
 //        [--bundle webgpu|jsep|wasm] [--runs 10] [--steps 50] [--refs 1,3] [--no-baseline]
-//        [--graph-capture] [--threads 1]
+//        [--graph-capture] [--threads 1] [--profile | --profile-only] [--profile-runs 5]
+//        [--profile-trace OUT.json.gz] [--time-left SECONDS]
 //
 // Measures the same things as torch_bench.py: unet_b2 (plain CFG), unet_b3 / unet_b1 (base model at
 // DreamCache's batch and at batch 1), dreamcache_b3_k{K},
-// cache_build_k{K}, reference_step_k{K} (BootPIG/JeDi-style baseline: the noised references
+// cache_build_k{K} with its two halves alone: vae_encode_k{K} (the VAE encode of the K
+// references) and cache_pass_k{K} (the U-Net pass returning the cached features, on latents
+// encoded and noised to t=1 beforehand: the method's one-U-Net-pass personalization cost),
+// reference_step_k{K} (BootPIG/JeDi-style baseline: the noised references
 // through the U-Net for both branches that use them, batch 2K, then the batch-3 pass attending
 // to those fresh features), whole 50-step images, session creation. Results are written after
 // every measurement, so a run cut short still leaves what it measured.
@@ -17,16 +21,23 @@
 // rest still run. On WebGPU the cache features stay on the GPU (`gpu-buffer` outputs);
 // dreamcache_b3_k{K} feeds a CPU cache (uploaded every call, as src/runtime does today) and
 // dreamcache_b3_k{K}_gpucache the GPU-resident one, so the difference is the upload.
+// --profile (WebGPU only) adds a last stage, profile_unet_b2: a fresh unet session with ORT's
+// profiler on, 2 warm-up + --profile-runs unet_b2 calls, GPU kernel times per op type and per
+// program (ort_profile.mjs); skipped when --time-left says the run cannot fit it. --profile-only
+// times unet_b2 and profiles it, nothing else (text encoder and VAE are not loaded).
 import { closeSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { aggregate, captureFd1, lastCallTrace, parseTrace } from './ort_profile.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
+const T0 = performance.now();
 const BUNDLES = { webgpu: 'ort.webgpu.min.mjs', jsep: 'ort.min.mjs', wasm: 'ort.wasm.min.mjs' };
 
 function parseArgs(argv) {
   const a = { ep: 'webgpu', precision: 'fp16', bundle: null, runs: 10, warmup: 2, steps: 50, refs: [1, 3],
-    baseline: true, graphCapture: false, threads: 1, pack: null, json: null, modules: null };
+    baseline: true, graphCapture: false, threads: 1, pack: null, json: null, modules: null,
+    profile: false, profileOnly: false, profileRuns: 5, profileTrace: null, timeLeft: Infinity };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = () => argv[++i];
@@ -43,6 +54,11 @@ function parseArgs(argv) {
     else if (k === '--graph-capture') a.graphCapture = true;
     else if (k === '--threads') a.threads = Number(v());
     else if (k === '--node-modules') a.modules = v();
+    else if (k === '--profile') a.profile = true;
+    else if (k === '--profile-only') a.profile = a.profileOnly = true;
+    else if (k === '--profile-runs') a.profileRuns = Number(v());
+    else if (k === '--profile-trace') a.profileTrace = v();
+    else if (k === '--time-left') a.timeLeft = Number(v());
     else throw new Error(`unknown argument ${k}`);
   }
   if (!a.pack || !a.json) throw new Error('--pack and --json are required');
@@ -102,6 +118,9 @@ async function loadOrt(a) {
     // cards apart: DAWN_ADAPTER is for boxes with mixed models.
     const flags = ['enable-dawn-features=vulkan_enable_f16_on_nvidia'];
     if (process.env.DAWN_ADAPTER) flags.push(`adapter=${process.env.DAWN_ADAPTER}`);
+    // Dawn rounds timestamp-query results by default (a browser anti-fingerprinting measure);
+    // only the profile stage reads timestamps, so the timed stages are unaffected.
+    if (a.profile) flags.push('disable-dawn-features=timestamp_quantization');
     const gpu = create(flags);
     Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true });
   }
@@ -198,7 +217,7 @@ class OrtBench {
     const ops = { MultiHeadAttention: countOp(bytes, 'MultiHeadAttention'), Softmax: countOp(bytes, 'Softmax') };
     const t = performance.now();
     const s = await this.ort.InferenceSession.create(bytes, opts);
-    const key = extra.enableGraphCapture ? `${role}_graphcapture` : role;
+    const key = extra.enableGraphCapture ? `${role}_graphcapture` : extra.enableProfiling ? `${role}_profile` : role;
     this.res.sessions[key] = { file, precision: prec, createMs: performance.now() - t, ops };
     this.save();
     return s;
@@ -288,18 +307,36 @@ class OrtBench {
     return this.f32(tensor.data.subarray(0, n * l.channels), dims);
   }
 
-  async buildCache(k, emptyCtx) {
-    const refs = this.f32(this.randn(k * 3 * this.size * this.size).map((v) => Math.max(-1, Math.min(1, v))),
+  /** Cache building from reference images already in memory (the app has the decoded photo). */
+  async buildCache(refs, k, emptyCtx) {
+    return this.cachePass(this.cachePassFeeds(await this.encodeRefs(refs), k, emptyCtx), k);
+  }
+
+  /** K random reference images in [-1, 1], [K, 3, S, S]. */
+  randomRefs(k) {
+    return this.f32(this.randn(k * 3 * this.size * this.size).map((v) => Math.max(-1, Math.min(1, v))),
       [k, 3, this.size, this.size]);
-    const x0 = (await this.vaeEnc.run({ image: refs })).latent.data;
+  }
+
+  /** The VAE encode of cache building: latents of the K references, on the CPU. */
+  async encodeRefs(refs) {
+    return (await this.vaeEnc.run({ image: refs })).latent.data;
+  }
+
+  /** The U-Net feeds of cache building: the latents noised to cache.timestep, the empty prompt,
+   * gate 0 (docs/model-pack.md, "Building a cache"). */
+  cachePassFeeds(x0, k, emptyCtx) {
     const a = this.acp[this.m.cache.timestep];
     const eps = this.randn(x0.length);
     const xt = x0.map((v, i) => Math.sqrt(a) * v + Math.sqrt(1 - a) * eps[i]);
     const ctx = new Float32Array(k * this.L * this.D);
     for (let i = 0; i < k; i++) ctx.set(emptyCtx, i * this.L * this.D);
-    const out = await this.unet.run(this.unetFeeds(k, this.m.cache.timestep, Array(k).fill(0), this.zeroCaches(), xt, ctx),
-      this.features());
-    return this.cachesFrom(out, k);
+    return this.unetFeeds(k, this.m.cache.timestep, Array(k).fill(0), this.zeroCaches(), xt, ctx);
+  }
+
+  /** The U-Net pass of cache building: one call returning the features, the cache of K images. */
+  async cachePass(feeds, k) {
+    return this.cachesFrom(await this.unet.run(feeds, this.features()), k);
   }
 
   /** {cache_<layer>: tensor} from a features output; `release()` frees the GPU buffers after use,
@@ -353,6 +390,7 @@ class OrtBench {
     const ratio = Math.floor(this.m.scheduler.numTrainTimesteps / steps);
     const per = this.C * this.lat * this.lat;
     const ld = this.L * this.D;
+    const refs = this.randomRefs(k); // the photos exist before the image is asked for
     const t0 = performance.now();
     const { empty, prompt } = await this.textPair();
     const ctx = new Float32Array(3 * ld);
@@ -361,11 +399,8 @@ class OrtBench {
     ctx.set(prompt, 2 * ld);
     let cache = null;
     let refLat = null;
-    if (method === 'dreamcache') cache = await this.buildCache(k, empty);
-    else {
-      const refs = this.f32(this.randn(k * 3 * this.size * this.size), [k, 3, this.size, this.size]);
-      refLat = (await this.vaeEnc.run({ image: refs })).latent.data;
-    }
+    if (method === 'dreamcache') cache = await this.buildCache(refs, k, empty);
+    else refLat = await this.encodeRefs(refs);
     const tPersonal = performance.now();
     let x = this.randn(per);
     for (const t of ts) {
@@ -428,19 +463,113 @@ class OrtBench {
     this.save();
   }
 
+  /** The U-Net session as every timed stage uses it (features stay on the GPU on WebGPU). */
+  unetOptions() {
+    if (this.a.ep !== 'webgpu') return {};
+    const loc = { noise_pred: 'cpu' };
+    for (const f of this.features()) loc[f] = 'gpu-buffer';
+    return { preferredOutputLocation: loc };
+  }
+
+  async unetB2(s) {
+    return this.noise(await s.run(this.unetFeeds(2, 500, [0, 0], this.zeroCaches()), ['noise_pred']));
+  }
+
+  /** Last stage, on its own session: ORT profiles from session creation on, and profiling slows
+   * every dispatch (one compute pass and two timestamps each). See ort_profile.mjs for the API. */
+  async profile() {
+    const name = 'profile_unet_b2';
+    const a = this.a;
+    if (a.ep !== 'webgpu') {
+      this.res[name] = { skipped: `WebGPU-only (this run: --ep ${a.ep})` };
+      console.log(`${name}: skipped, the GPU kernel profile is WebGPU-only (--ep ${a.ep})`);
+      this.save();
+      return;
+    }
+    const warmup = 2;
+    const createMs = this.res.sessions.unet?.createMs ?? 60000;
+    const callMs = this.res.unet_b2?.median ?? 2000;
+    const needS = (1.2 * createMs + (warmup + a.profileRuns) * (3 * callMs + 500)) / 1e3 + 20;
+    const leftS = a.timeLeft - (performance.now() - T0) / 1e3;
+    if (leftS < needS) {
+      this.res[name] = { skipped: `time budget: needs ~${needS.toFixed(0)} s, ${leftS.toFixed(0)} s left` };
+      console.log(`${name}: skipped, ${this.res[name].skipped}`);
+      this.save();
+      return;
+    }
+    await this.stage(name, async () => {
+      // Frees the timed session's weights first: nothing runs on it after this stage.
+      await this.unet?.release().catch(() => {});
+      this.unet = null;
+      // endProfiling() runs the wasm call inside an un-awaited async function: a failure there is
+      // an unhandled rejection, which would end the process. Recorded instead.
+      const rejections = [];
+      const onRejection = (e) => rejections.push(String(e?.stack ?? e).slice(0, 500));
+      process.on('unhandledRejection', onRejection);
+      try {
+        const s = await this.session('unet', { ...this.unetOptions(), enableProfiling: true });
+        for (let i = 0; i < warmup; i++) await this.unetB2(s);
+        const wall = [];
+        for (let i = 0; i < a.profileRuns; i++) {
+          const t = performance.now();
+          await this.unetB2(s);
+          wall.push(performance.now() - t);
+        }
+        const text = await captureFd1(async () => {
+          s.endProfiling();
+          await new Promise((r) => setTimeout(r, 50));
+        });
+        await s.release();
+        const trace = parseTrace(text);
+        const totalRuns = warmup + a.profileRuns;
+        const r = aggregate(trace, { calls: a.profileRuns, totalRuns, wallMs: wall, unprofiledMs: this.res.unet_b2?.median });
+        let tsq = null;
+        try {
+          tsq = this.ort.env.webgpu.device?.features?.has('timestamp-query') ?? null;
+        } catch {}
+        r.timestampQuery = tsq;
+        r.dawnFlags = ['disable-dawn-features=timestamp_quantization'];
+        r.traceBytes = text.length;
+        if (rejections.length) r.rejections = rejections;
+        if (!trace.gpu.length) r.warning = `no GPU kernel events in ORT's trace (device timestamp-query: ${tsq})`;
+        if (a.profileTrace && trace.gpu.length) {
+          writeFileSync(a.profileTrace, lastCallTrace(trace, { calls: a.profileRuns, totalRuns }));
+          r.traceFile = a.profileTrace;
+        }
+        this.res[name] = r;
+        const ops = r.byOpType.slice(0, 5).map((o) => `${o.opType} ${(100 * o.share).toFixed(0)}%`).join(', ');
+        console.log(`${name}: GPU kernels ${r.gpuKernelMsPerCall} ms/call (${r.kernelsPerCall} dispatches, span ` +
+          `${r.gpuSpanMsPerCall ?? '?'} ms), CPU in kernels ${r.cpuKernelMsPerCall} ms, profiled wall ${r.wallMsPerCall} ms, ` +
+          `unprofiled ${r.unprofiledWallMs} ms → ${r.bound ?? '?'}; ${ops}${r.warning ? `; ${r.warning}` : ''}`);
+        this.save();
+      } finally {
+        await new Promise((r) => setTimeout(r, 0));
+        process.off('unhandledRejection', onRejection);
+      }
+    });
+  }
+
+  /** --profile-only: unet_b2 timed as in run(), then profiled; no other model or stage. */
+  async runProfileOnly() {
+    this.res.profileOnly = true;
+    this.unet = await this.session('unet', this.unetOptions());
+    if (this.a.ep === 'webgpu') this.logAdapter();
+    this.res.precision = this.res.sessions.unet.precision;
+    await this.measure('unet_b2', async () => this.unetB2(this.unet));
+    await this.profile();
+  }
+
   async run() {
     const a = this.a;
+    if (a.profileOnly) return this.runProfileOnly();
     const gpuOut = a.ep === 'webgpu';
     this.text = await this.session('text_encoder');
     if (gpuOut) this.logAdapter();
     this.vaeEnc = await this.session('vae_encoder');
     this.vaeDec = await this.session('vae_decoder');
-    const unetLoc = gpuOut ? { noise_pred: 'cpu' } : undefined;
-    if (gpuOut) for (const f of this.features()) unetLoc[f] = 'gpu-buffer';
-    this.unet = await this.session('unet', gpuOut ? { preferredOutputLocation: unetLoc } : {});
+    this.unet = await this.session('unet', this.unetOptions());
     this.res.precision = this.res.sessions.unet.precision; // what the U-Net actually runs in
-    const gate2 = [0, 0];
-    await this.measure('unet_b2', async () => this.noise(await this.unet.run(this.unetFeeds(2, 500, gate2, this.zeroCaches()), ['noise_pred'])));
+    await this.measure('unet_b2', async () => this.unetB2(this.unet));
     // The base model at DreamCache's batch (equal-batch reference) and at batch 1 (one base call,
     // the reference for cache building): gate 0 with the one-row "no subject" cache.
     await this.measure('unet_b3', async () => this.noise(await this.unet.run(this.unetFeeds(3, 500, [0, 0, 0], this.zeroCaches()), ['noise_pred'])));
@@ -452,15 +581,33 @@ class OrtBench {
     for (const k of a.refs) {
       const caches = this.randomCaches(k);
       await this.measure(`dreamcache_b3_k${k}`, async () => this.noise(await this.unet.run(this.unetFeeds(3, 500, [0, 1, 1], caches), ['noise_pred'])));
+      // The random reference images are made outside the timed region (drawing 3×512×512
+      // normals in JS took ~50 ms per image on a 2-core CPU, no part of cache building).
+      const refImages = this.randomRefs(k);
       await this.measure(`cache_build_k${k}`, async () => {
-        const c = await this.buildCache(k, empty);
+        const c = await this.buildCache(refImages, k, empty);
         await c.sync(); // the features are GPU outputs: the pass is timed to its end
         c.release();
+      });
+      // cache_build_k{K}'s two halves, each timed alone with its inputs made beforehand: the
+      // encode (latents come back to the CPU, as in buildCache), then the U-Net pass on those
+      // latents already noised (features timed to their end on the GPU, as above).
+      await this.stage(`vae_encode_k${k}`, async () => {
+        const refs = this.randomRefs(k);
+        await this.measure(`vae_encode_k${k}`, async () => this.encodeRefs(refs));
+      });
+      await this.stage(`cache_pass_k${k}`, async () => {
+        const feeds = this.cachePassFeeds(await this.encodeRefs(this.randomRefs(k)), k, empty);
+        await this.measure(`cache_pass_k${k}`, async () => {
+          const c = await this.cachePass(feeds, k);
+          await c.sync();
+          c.release();
+        });
       });
       if (gpuOut) {
         // The cache as it comes out of cache building, left on the GPU: no per-call upload.
         await this.stage(`dreamcache_b3_k${k}_gpucache`, async () => {
-          const c = await this.buildCache(k, empty);
+          const c = await this.buildCache(this.randomRefs(k), k, empty);
           try {
             await this.measure(`dreamcache_b3_k${k}_gpucache`, async () =>
               this.noise(await this.unet.run(this.unetFeeds(3, 500, [0, 1, 1], c), ['noise_pred'])));
@@ -490,6 +637,7 @@ class OrtBench {
       }
     }
     if (a.graphCapture && a.ep === 'webgpu') await this.stage('dreamcache_b3_k1_graphcapture', () => this.graphCapture(1));
+    if (a.profile) await this.profile();
   }
 }
 
@@ -500,7 +648,9 @@ try {
   await bench.run();
   // complete: every stage ran (run_on_box.sh skips a complete result); failed: how many stages
   // recorded an error instead of a timing.
-  bench.res.complete = true;
+  // A --profile-only run cut by the budget is worth repeating; a full run is not (the next
+  // call's --profile-only run does the profile).
+  bench.res.complete = !(args.profileOnly && bench.res.profile_unet_b2?.skipped?.startsWith('time budget'));
   bench.res.failedStages = bench.errors ?? 0;
 } catch (e) {
   bench.res.error = String(e.stack ?? e).slice(0, 2000);

@@ -15,6 +15,9 @@
 # takes the first GPU the Vulkan loader lists, which sorts by PCI bus, i.e. GPU 0: run.log keeps
 # nvidia-smi snapshots taken during each ORT run to show which card it used.
 # Env: BUDGET_S (default 570: seconds this call may use), STEPS (50), RUNS (10), BENCH_GPU (0);
+# PROFILE=1: the fp16 run ends with ort_bench's --profile stage (GPU time per kernel of unet_b2,
+# in bench.md's "Where the time goes"); if that run was already complete or had no time left for
+# it, a separate --profile-only run (ort_webgpu_fp16_profile) does it after the fp32 run.
 # for a CPU dry run of the same script: PRESET=small EP=wasm FP16_GRAPH=0.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -30,6 +33,7 @@ EP=${EP:-webgpu}
 FP16_GRAPH=${FP16_GRAPH:-1}   # 0: no float16 graphs (CPU dry run)
 PACK_ONLY=${PACK_ONLY:-0}
 BENCH_GPU=${BENCH_GPU:-0}
+PROFILE=${PROFILE:-0}
 # PCI order makes CUDA's numbering nvidia-smi's (CUDA's default puts the fastest card first).
 export CUDA_DEVICE_ORDER=PCI_BUS_ID CUDA_VISIBLE_DEVICES=$BENCH_GPU
 START=$(date +%s)
@@ -43,10 +47,10 @@ gpu_table() { nvidia-smi --query-gpu=index,pci.bus_id,memory.used,utilization.gp
 finish() {
   [ "$PACK_ONLY" = 1 ] && return
   python3 bench/gpu/report.py "$OUT" "$RES/torch.json" "$RES/ort_webgpu_fp16.json" "$RES/ort_webgpu_fp32.json" \
-    > /dev/null 2>>"$OUT/run.log" && log "wrote $OUT/bench.md and bench.json"
+    "$RES/ort_webgpu_fp16_profile.json" > /dev/null 2>>"$OUT/run.log" && log "wrote $OUT/bench.md and bench.json"
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader >> "$OUT/run.log" 2>/dev/null
   # One archive for the raw JSON and logs: the caller's other jobs need the rest of $OUT's file limit.
-  (cd "$RES" && tar -czf "$OUT/logs.tar.gz" $(ls *.json *.log 2>/dev/null)) 2>/dev/null
+  (cd "$RES" && tar -czf "$OUT/logs.tar.gz" $(ls *.json *.log *.json.gz 2>/dev/null)) 2>/dev/null
 }
 trap finish EXIT
 
@@ -162,11 +166,20 @@ run_ort() {  # name, then ort_bench arguments
   # The bench ends itself with SIGKILL (Node stalls 30-40 s at exit after ORT): hide the shell's notice.
   rm -f "$RES/$name.smi"
   gpu_watch "$name" & local watch=$!
+  # --time-left: only the --profile stage reads it (skips itself when it cannot finish in time).
   ( timeout "$(left)" "$WORK/node" bench/gpu/ort_bench.mjs --pack "$WORK/pack" --json "$RES/$name.json" \
-    --ep "$EP" --runs "$RUNS" --steps "$STEPS" "$@" > "$RES/$name.log" 2>&1; true ) 2>/dev/null
+    --ep "$EP" --runs "$RUNS" --steps "$STEPS" --time-left "$(left)" "$@" > "$RES/$name.log" 2>&1; true ) 2>/dev/null
   kill "$watch" 2>/dev/null; wait "$watch" 2>/dev/null
   grep -v '^\s*at ' "$RES/$name.log" | tail -n 25 | tee -a "$OUT/run.log"
   cat "$RES/$name.smi" >> "$OUT/run.log" 2>/dev/null || true  # no nvidia-smi on a CPU dry run
 }
-run_ort ort_webgpu_fp16 --precision fp16 --graph-capture
+profile_args=()
+[ "$PROFILE" = 1 ] && profile_args=(--profile --profile-trace "$RES/ort_webgpu_fp16.profile.json.gz")
+run_ort ort_webgpu_fp16 --precision fp16 --graph-capture "${profile_args[@]}"
 run_ort ort_webgpu_fp32 --precision fp32 --refs 1 --no-baseline --steps 5
+# A profile the fp16 run did not produce (complete before PROFILE=1, or skipped for time).
+profiled() { python3 -c "import json, sys; p = json.load(open(sys.argv[1])).get('profile_unet_b2') or {}; \
+sys.exit(0 if 'gpuKernelMsPerCall' in p or 'WebGPU-only' in p.get('skipped', '') else 1)" "$1" 2>/dev/null; }
+if [ "$PROFILE" = 1 ] && ! profiled "$RES/ort_webgpu_fp16.json"; then
+  run_ort ort_webgpu_fp16_profile --precision fp16 --profile-only --profile-trace "$RES/ort_webgpu_fp16_profile.profile.json.gz"
+fi

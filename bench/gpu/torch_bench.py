@@ -9,6 +9,9 @@ Measured (median of --runs after warm-up; CUDA events on GPU):
   dreamcache_b3) and at batch 1 (one base call: the reference for cache_build_k1);
 - dreamcache_b3_k{K}: batch 3 [e_u, e_i, e_c], gate [0, 1, 1], cache of K reference images;
 - cache_build_k{K}: VAE-encode K references + one U-Net pass collecting the cached features;
+- vae_encode_k{K} / cache_pass_k{K}: the two halves of cache_build_k{K} alone: the VAE encode of
+  the K references, and the U-Net pass on latents encoded and noised to t=1 beforehand (the
+  method's "one U-Net pass" personalization cost, without the model-independent encode);
 - reference_b{..}_k{K}: the BootPIG/JeDi-style baseline step — the reference latents, noised to
   the current timestep, run through a second U-Net of the same size once per branch that uses
   them (e_i with the empty prompt, e_c with the prompt: batch 2K), then the generation pass
@@ -79,6 +82,14 @@ def graphed(fn: Callable) -> Callable:
     return g.replay
 
 
+class Isolated:
+    """A stage whose failure (making its inputs, or timing) is recorded under its name while the
+    others still run. make() builds the inputs outside the timed region and returns the call."""
+
+    def __init__(self, make: Callable[[], Callable]):
+        self.make = make
+
+
 class Bench:
     def __init__(self, a):
         self.a = a
@@ -112,10 +123,18 @@ class Bench:
 
     def build_cache(self, refs: torch.Tensor, ctx_empty: torch.Tensor) -> Dict[str, torch.Tensor]:
         """refs [K, 3, S, S] → {layer: [1, K·h·w, C]} (contract: subject noised to t=1, empty prompt)."""
-        k = refs.shape[0]
-        x0 = self.vae.encode_moments(refs)[0] * self.vae.config.scaling_factor
-        t = torch.ones(k, dtype=torch.long, device=self.dev)
-        xt = q_sample(x0.float(), t, torch.randn_like(x0.float()), self.acp).to(self.dtype)
+        return self.cache_pass(*self.noised_for_cache(self.encode_refs(refs)), ctx_empty)
+
+    def encode_refs(self, refs: torch.Tensor) -> torch.Tensor:
+        return self.vae.encode_moments(refs)[0] * self.vae.config.scaling_factor
+
+    def noised_for_cache(self, x0: torch.Tensor):
+        t = torch.ones(x0.shape[0], dtype=torch.long, device=self.dev)
+        return q_sample(x0.float(), t, torch.randn_like(x0.float()), self.acp).to(self.dtype), t
+
+    def cache_pass(self, xt: torch.Tensor, t: torch.Tensor, ctx_empty: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """The U-Net half of build_cache: noised reference latents → the cached features."""
+        k = xt.shape[0]
         zero = {l["name"]: torch.zeros(1, 1, l["channels"], device=self.dev, dtype=self.dtype) for l in self.layers}
         _, feats = self.unet(xt, t.float(), ctx_empty.expand(k, -1, -1), torch.zeros(k, device=self.dev, dtype=self.dtype),
                              zero, return_features=True)
@@ -136,6 +155,11 @@ class Bench:
             fi, fc = f[:k].reshape(1, -1, f.shape[-1]), f[k:].reshape(1, -1, f.shape[-1])
             out[n] = torch.cat([fi, fi, fc])  # row 0 (gate 0) ignores its cache
         return out
+
+    def cache_pass_call(self, refs: torch.Tensor, ctx_empty: torch.Tensor) -> Callable:
+        """cache_pass on these references, encoded and noised once here, outside the timed call."""
+        xt, t = self.noised_for_cache(self.encode_refs(refs))
+        return lambda: self.cache_pass(xt, t, ctx_empty)
 
     def step_inputs(self, batch: int):
         x = self.rand(batch, self.unet.config.in_channels, self.lat, self.lat)
@@ -158,6 +182,8 @@ class Bench:
             refs = self.rand(k, 3, self.size, self.size).clamp(-1, 1)
             empty = self.encode_text(1)
             calls[f"cache_build_k{k}"] = (lambda refs=refs, empty=empty: self.build_cache(refs, empty))
+            calls[f"vae_encode_k{k}"] = Isolated(lambda refs=refs: (lambda: self.encode_refs(refs)))
+            calls[f"cache_pass_k{k}"] = Isolated(lambda refs=refs, empty=empty: self.cache_pass_call(refs, empty))
             if a.baseline:
                 ref_lat = self.rand(k, self.unet.config.in_channels, self.lat, self.lat)
                 e1, p1 = c3[:1], c3[2:]
@@ -168,7 +194,16 @@ class Bench:
                 calls[f"reference_step_k{k}"] = ref_step
         with torch.no_grad():
             for name, fn in calls.items():
-                res[name] = self.timer.measure(fn, a.runs, a.warmup)
+                if isinstance(fn, Isolated):
+                    try:
+                        fn = fn.make()
+                        res[name] = self.timer.measure(fn, a.runs, a.warmup)
+                    except Exception as err:
+                        res[name] = {"error": f"{type(err).__name__}: {err}"[:300]}
+                        print(f"{name}: FAILED {res[name]['error']}", flush=True)
+                        continue
+                else:
+                    res[name] = self.timer.measure(fn, a.runs, a.warmup)
                 print(f"{name}: {res[name]['median']:.2f} ms", flush=True)
                 if a.cuda_graph and self.dev.type == "cuda":
                     try:

@@ -208,6 +208,18 @@ describe('engine on the dev pack (wasm, Node)', () => {
     expect(mask.data.every((v) => v >= 0 && v <= 1)).toBe(true);
   });
 
+  it('segments with flip averaging: a mirrored photo gives the mirrored mask', async () => {
+    const photo = createRgba(64, 48, [230, 225, 210, 255]);
+    for (let y = 10; y < 40; y++) for (let x = 8; x < 30; x++) photo.data.set([30, 90, 200, 255], (y * 64 + x) * 4);
+    const mirrored = createRgba(64, 48, [0, 0, 0, 255]);
+    for (let y = 0; y < 48; y++) for (let x = 0; x < 64; x++) mirrored.data.set(photo.data.subarray((y * 64 + x) * 4, (y * 64 + x) * 4 + 4), (y * 64 + 63 - x) * 4);
+    const a = await engine.segment(photo);
+    const b = await engine.segment(mirrored);
+    let worst = 0;
+    for (let y = 0; y < 48; y++) for (let x = 0; x < 64; x++) worst = Math.max(worst, Math.abs(a.data[y * 64 + x] - b.data[y * 64 + 63 - x]));
+    expect(worst).toBeLessThan(1e-4);
+  });
+
   it('keeps working across more distinct prompts than the embedding cache holds', async () => {
     for (let i = 0; i < 10; i++) {
       const img = await engine.generate(request({ prompt: `prompt number ${i}`, steps: 1 }));

@@ -20,6 +20,7 @@ import { packFingerprint, readManifest, readVerifiedFile, type GraphRole, type P
 import { createPackSource, type PackSource } from './pack-source';
 import { createBlobSource } from './pack-files';
 import { assertDeviceFits } from './device-fit';
+import { flipAverage, flipPlanar } from './mask-flip';
 import { SeededRandom } from './rng';
 import { sampleLatent } from './sample';
 import { yieldToEventLoop } from './yield';
@@ -133,9 +134,16 @@ class InThreadEngine implements Engine {
       const R = l.manifest.segmenter.inputSize;
       const session = await this.session(l, 'segmenter');
       const input = rgbaToNchw(resizeRgba(photo, R, R), '01');
-      const { mask } = await runFloat(session, 'segmenter', { image: tensor(input, [1, 3, R, R]) }, ['mask']);
-      if (mask.data.length !== R * R) throw new PackError(`segmenter mask has ${mask.data.length} values, expected ${R * R}`);
-      const small: MaskImage = { width: R, height: R, data: Float32Array.from(mask.data, (v) => Math.min(1, Math.max(0, v))), source: 'segmenter' };
+      // Flip test-time augmentation (mask-flip.ts): a second, small segmenter call for a measured
+      // IoU gain.
+      const probs: Float32Array[] = [];
+      for (const image of [input, flipPlanar(input, 3, R, R)]) {
+        const { mask } = await runFloat(session, 'segmenter', { image: tensor(image, [1, 3, R, R]) }, ['mask']);
+        if (mask.data.length !== R * R) throw new PackError(`segmenter mask has ${mask.data.length} values, expected ${R * R}`);
+        probs.push(mask.data);
+      }
+      const prob = flipAverage(probs[0], probs[1], R, R);
+      const small: MaskImage = { width: R, height: R, data: Float32Array.from(prob, (v) => Math.min(1, Math.max(0, v))), source: 'segmenter' };
       return resizeMask(small, photo.width, photo.height);
     });
   }

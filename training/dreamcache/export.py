@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from . import pack_check
+from .adapter_width import read_adapter_width
 from .models import AutoencoderKL, CLIPTextModel, PackConfig, Segmenter, UNet, is_adapter_param
 from .models.config import PRESETS
 from .models.vae import ScaledDecoder, ScaledEncoder
@@ -141,9 +142,10 @@ def tokenizer_meta(tok: Dict) -> Dict:
 
 
 def load_trained(folder: str, cfg: PackConfig, unet: UNet, vae: AutoencoderKL, te: CLIPTextModel,
-                 seg: Segmenter) -> None:
+                 seg: Segmenter, load_adapters: bool = True) -> None:
     """Loads trainer outputs (split weight files) into freshly built models. The VAE's measured
-    scaling factor comes from vae.json. Without adapters.partNN the adapters keep their identity
+    scaling factor comes from vae.json. Without adapters.partNN (or with load_adapters False:
+    the caller loads other adapters, possibly of another width) the adapters keep their identity
     initialisation, so the U-Net is exactly the base model at any gate."""
     meta = json.load(open(os.path.join(folder, "vae.json")))
     cfg.vae.scaling_factor = float(meta["scaling_factor"])
@@ -154,7 +156,7 @@ def load_trained(folder: str, cfg: PackConfig, unet: UNet, vae: AutoencoderKL, t
     seg.load_state_dict(f32(load_split(folder, "segmenter")))
     base = f32(load_split(folder, "unet"))
     adapters = {}
-    if any(n.startswith("adapters.part") for n in os.listdir(folder)):
+    if load_adapters and any(n.startswith("adapters.part") for n in os.listdir(folder)):
         adapters = f32(load_split(folder, "adapters"))
     missing, unexpected = unet.load_state_dict({**base, **adapters}, strict=False)
     if unexpected or any(not is_adapter_param(k) for k in missing):
@@ -195,6 +197,9 @@ def main(argv=None):
     a = ap.parse_args(argv)
     tok = json.load(open(a.tokenizer))
     cfg = PRESETS[a.preset](tokenizer_meta(tok)["vocabSize"]) if a.preset != "sd15" else PRESETS[a.preset]()
+    if a.weights:
+        # adapters.json or the adapter tensors themselves; 1 without adapters
+        cfg.unet.adapter_width = read_adapter_width(a.weights)
     unet, vae, te, seg = build_models(cfg, a.seed)
     trained = False
     if a.weights:

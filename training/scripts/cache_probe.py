@@ -14,6 +14,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
+from dreamcache.adapter_width import read_adapter_width  # noqa: E402
 from dreamcache.data import SubjectBank, TripletGenerator  # noqa: E402
 from dreamcache.schedule import alphas_cumprod, q_sample  # noqa: E402
 from dreamcache.tokenizer_any import load_tokenizer  # noqa: E402
@@ -35,7 +36,7 @@ def main() -> None:
     a = ap.parse_args()
     torch.set_num_threads(2)
     tok = load_tokenizer(a.tokenizer)
-    _, unet, te = load_base(a.base, "tiny", tok.vocab_size, "cpu")
+    _, unet, te = load_base(a.base, "tiny", tok.vocab_size, "cpu", read_adapter_width(a.adapters))
     vae = load_vae(a.base, "tiny", "cpu")
     adapters = AdapterState(unet)
     init_adapters(adapters, EMA(adapters, 0.999), a.adapters)

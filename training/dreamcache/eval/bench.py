@@ -25,6 +25,7 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
+from ..adapter_width import read_adapter_width
 from ..export import build_models, load_trained
 from ..models import is_adapter_param, set_attention_backend
 from ..models.config import PRESETS
@@ -96,8 +97,10 @@ class Models:
     def __init__(self, a, device):
         tok = load_tokenizer(a.tokenizer)
         self.cfg = PRESETS[a.preset](tok.vocab_size)
+        # the adapters that will be used decide the width: --adapters' (adapters.json or tensors)
+        self.cfg.unet.adapter_width = read_adapter_width(a.adapters or a.weights)
         self.unet, self.vae, self.te, self.seg = build_models(self.cfg)
-        load_trained(a.weights, self.cfg, self.unet, self.vae, self.te, self.seg)
+        load_trained(a.weights, self.cfg, self.unet, self.vae, self.te, self.seg, load_adapters=not a.adapters)
         if a.adapters:
             ad = {k: v.float() for k, v in load_split(a.adapters, "adapters").items()}
             bad = [k for k in ad if not is_adapter_param(k)]

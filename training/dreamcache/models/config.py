@@ -19,13 +19,21 @@ class UNetConfig:
     norm_eps: float = 1e-5
     # DreamCache adapters in the mid block and every second decoder transformer block.
     adapters: bool = True
+    # Memory attention with adapter_width × the block's heads, each of the block's head size
+    # (inner dimension adapter_width × channels); 1 is the DreamCache paper's adapter.
+    adapter_width: int = 1
 
     def heads(self, block_index: int) -> int:
         h = self.num_attention_heads
         return h if isinstance(h, int) else h[block_index]
 
     def to_dict(self):
-        return asdict(self)
+        d = asdict(self)
+        # Absent means 1: manifests and run metadata written at the default stay byte-identical
+        # to those written before the field existed.
+        if d["adapter_width"] == 1:
+            del d["adapter_width"]
+        return d
 
 
 @dataclass

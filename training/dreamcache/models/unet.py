@@ -74,10 +74,14 @@ class FeedForward(nn.Module):
 
 class BasicTransformerBlock(nn.Module):
     """Self-attention, text cross-attention, feed-forward. With `adapter=True` it also holds the
-    DreamCache memory attention: x + proj(concat[selfattn(norm1 x), attn_mem(norm_mem x, cache)])."""
+    DreamCache memory attention: x + proj(concat[selfattn(norm1 x), attn_mem(norm_mem x, cache)]).
+    adapter_width multiplies attn_mem's heads (same head size, so the same softmax scale and the
+    same fused-attention kernel shape); proj_mem stays 2·dim → dim, so reset_adapter holds."""
 
-    def __init__(self, dim: int, heads: int, context_dim: int, adapter: bool):
+    def __init__(self, dim: int, heads: int, context_dim: int, adapter: bool, adapter_width: int = 1):
         super().__init__()
+        if not isinstance(adapter_width, int) or adapter_width < 1:
+            raise ValueError(f"adapter_width must be an integer >= 1, got {adapter_width!r}")
         d = dim // heads
         self.norm1 = nn.LayerNorm(dim)
         self.attn1 = Attention(dim, heads, d)
@@ -88,7 +92,7 @@ class BasicTransformerBlock(nn.Module):
         self.has_adapter = adapter
         if adapter:
             self.norm_mem = nn.LayerNorm(dim)
-            self.attn_mem = Attention(dim, heads, d, context_dim=dim)
+            self.attn_mem = Attention(dim, heads * adapter_width, d, context_dim=dim)
             self.proj_mem = nn.Linear(2 * dim, dim)
             reset_adapter(self)
 
@@ -271,7 +275,7 @@ class UNet(nn.Module):
             if self.config.adapters:
                 blk = mods[n].transformer_blocks[0]
                 adapted = BasicTransformerBlock(blk.norm1.normalized_shape[0], blk.attn1.heads,
-                                                self.config.cross_attention_dim, True)
+                                                self.config.cross_attention_dim, True, self.config.adapter_width)
                 mods[n].transformer_blocks[0] = adapted
 
     def _decoder_index(self, module_name: str) -> int:

@@ -15,6 +15,10 @@ noun instead ("a photo of an animal on a beach"): then only the cache can tell w
 must for a held-out subject whose name the base model never learned.
 
     torchrun --nproc_per_node=4 -m dreamcache.train.adapters --webp W --base checkpoints/tiny-emoji-v1 --out runs/adapters --minutes 8
+
+--adapter-width N (fresh runs) builds memory attentions with N× the heads (UNetConfig.adapter_width);
+a resumed checkpoint or --init-from weights fix the width, and a flag that disagrees is refused.
+adapters.json records the width for export, bench, parity and cache_probe.
 """
 import argparse
 import json
@@ -22,6 +26,7 @@ import os
 
 import torch
 
+from ..adapter_width import AdapterWidthError, check_width, read_adapter_width, width_of_tensors
 from ..models import CLIPTextModel, UNet, is_adapter_param, set_attention_backend
 from ..models.config import PRESETS
 from ..schedule import alphas_cumprod, q_sample
@@ -46,8 +51,9 @@ class AdapterState(torch.nn.Module):
         return {n: p for n, p in zip(self.names, self.params)}
 
 
-def load_base(folder: str, preset: str, vocab: int, device):
+def load_base(folder: str, preset: str, vocab: int, device, adapter_width: int = 1):
     cfg = PRESETS[preset](vocab)
+    cfg.unet.adapter_width = adapter_width
     unet = UNet(cfg.unet)
     base = {k: v.float() for k, v in load_split(folder, "unet").items()}
     missing, unexpected = unet.load_state_dict(base, strict=False)
@@ -76,12 +82,27 @@ def init_adapters(adapters: AdapterState, ema: EMA, folder: str) -> int:
     """Starts from earlier adapter weights (adapters.partNN, e.g. a committed bf16 resume point);
     the optimizer restarts, the step count continues from the folder's adapters.json."""
     saved = load_split(folder, "adapters")
+    have = width_of_tensors({n: p for n, p in adapters.state().items()}, "the model")
+    found = width_of_tensors(saved, folder)
+    if found != have:
+        raise AdapterWidthError(f"{folder} holds width-{found} adapters; the model was built with width {have}")
     with torch.no_grad():
         for n, p in adapters.state().items():
             p.copy_(saved[n].float())
     ema.shadow = {k: v.detach().clone().float() for k, v in adapters.state_dict().items()}
     meta = os.path.join(folder, "adapters.json")
     return int(json.load(open(meta))["step"]) if os.path.isfile(meta) else 0
+
+
+def run_width(requested, ck: Checkpoint, init_from) -> int:
+    """The width to build, before any model exists: a resumed checkpoint's (those from before
+    the field are width 1), else --init-from's, else the flag's (default 1)."""
+    if ck.exists():
+        found = int(torch.load(ck.path, map_location="cpu").get("adapter_width", 1))
+        return check_width(requested, found, f"the run's checkpoint {ck.path}")
+    if init_from:
+        return check_width(requested, read_adapter_width(init_from), f"--init-from {init_from}")
+    return 1 if requested is None else requested
 
 
 def main(argv=None):
@@ -96,21 +117,27 @@ def main(argv=None):
                     help="probability that a caption names the subject by its category noun only")
     ap.add_argument("--ckpt-every-min", type=float, default=3.0)
     ap.add_argument("--init-from", default=None, help="folder with adapters.partNN (+ adapters.json) to start from")
+    ap.add_argument("--adapter-width", type=int, default=None,
+                    help="memory-attention heads × the block's heads, fresh runs only (default 1; a resumed "
+                         "checkpoint or --init-from weights fix it)")
     a = ap.parse_args(argv)
+    if a.adapter_width is not None and a.adapter_width < 1:
+        ap.error("--adapter-width must be >= 1")
     setup_fast_math()
     if torch.cuda.is_available():
         set_attention_backend("sdpa")
     d = Dist()
     box = TimeBox(a.minutes)
     tok = load_tokenizer(a.tokenizer)
-    cfg, unet, te = load_base(a.base, a.preset, tok.vocab_size, d.device)
+    ck = Checkpoint(os.path.join(a.out, "ckpt"))
+    width = run_width(a.adapter_width, ck, a.init_from)
+    cfg, unet, te = load_base(a.base, a.preset, tok.vocab_size, d.device, width)
     vae = load_vae(a.base, a.preset, d.device)
     gen = make_generator(a, d.device, "train")
     gen.p_generic_name = a.generic_name
     adapters = AdapterState(unet)
     ema = EMA(adapters, 0.999)
     opt = torch.optim.AdamW(adapters.parameters(), lr=a.lr, betas=(0.9, 0.99), weight_decay=0.0)
-    ck = Checkpoint(os.path.join(a.out, "ckpt"))
     step = ck.resume(d.device, adapters, opt, ema)
     if step == 0 and a.init_from:
         step = init_adapters(adapters, ema, a.init_from)
@@ -120,7 +147,7 @@ def main(argv=None):
         empty = te(tok.encode_batch([""]).to(d.device))
     log = Log(a.out, d.main)
     log.write(event="start", step=step, world=d.world, batch=a.batch,
-              adapter_params=sum(p.numel() for p in adapters.parameters()))
+              adapter_params=sum(p.numel() for p in adapters.parameters()), adapter_width=width)
     loop = StepLoop(d, box, log, ck, a.max_steps, a.log_every, a.ckpt_every_min)
     timer = PhaseTimer(d.device, a.log_every)
     # Loss with and without the reference, summed between log lines: the gap is the signal that
@@ -167,14 +194,14 @@ def main(argv=None):
                      "loss_ref_generic": sums[4] / max(sums[5], 1.0)}
             split.zero_()
         if loop.finish(step, lambda: dict(model=adapters.state_dict(), opt=opt.state_dict(), ema=ema.shadow,
-                                          step=step), loss=loss.item(), **extra, **timer.fields()):
+                                          step=step, adapter_width=width), loss=loss.item(), **extra, **timer.fields()):
             break
     if d.main:
         names = adapters.names
         shadow = {names[int(k.split(".")[1])]: v for k, v in ema.shadow.items()}
         save_split(shadow, os.path.join(a.out, "weights"), "adapters")
         json.dump({"step": step, "adapter_parameters": sum(p.numel() for p in adapters.parameters()),
-                   "cache_timestep": CACHE_TIMESTEP}, open(os.path.join(a.out, "adapters.json"), "w"), indent=1)
+                   "cache_timestep": CACHE_TIMESTEP, "adapter_width": width}, open(os.path.join(a.out, "adapters.json"), "w"), indent=1)
         log.write(event="done", step=step)
     d.close()
 

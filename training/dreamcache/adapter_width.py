@@ -1,0 +1,70 @@
+"""Which adapter width a folder of trained adapters was built with.
+
+The width (UNetConfig.adapter_width) must be known before the U-Net is built, so every loader of
+adapter weights (trainer --init-from, export, bench, parity, cache_probe) asks here first. The
+trainer records it in adapters.json; the tensors themselves are the ground truth (attn_mem.to_q
+is [width·C, C]), so a folder without the field (every run before it existed: width 1) or a
+hand-assembled export folder without adapters.json still resolves, and a json that disagrees
+with its tensors is refused rather than half-loaded."""
+import json
+import os
+from typing import Dict, Optional
+
+import torch
+
+from .train.common import load_split
+
+_PROBE = ".attn_mem.to_q.weight"
+
+
+class AdapterWidthError(ValueError):
+    """Adapter weights and the requested or recorded adapter width disagree."""
+
+
+def width_of_tensors(state: Dict[str, torch.Tensor], where: str = "adapter weights") -> Optional[int]:
+    """The width the adapter tensors were built with; None when there are no memory attentions."""
+    widths = set()
+    for name, t in state.items():
+        if name.endswith(_PROBE):
+            inner, dim = t.shape
+            if inner % dim:
+                raise AdapterWidthError(f"{where}: {name} is {list(t.shape)}, not a whole multiple of {dim}")
+            widths.add(inner // dim)
+    if len(widths) > 1:
+        raise AdapterWidthError(f"{where}: layers disagree on the adapter width: {sorted(widths)}")
+    return widths.pop() if widths else None
+
+
+def _json_width(folder: str) -> Optional[int]:
+    """adapters.json's adapter_width: beside the parts (committed checkpoints) or, for the
+    trainer's own layout (out/adapters.json + out/weights/adapters.partNN), one folder up."""
+    paths = [os.path.join(folder, "adapters.json")]
+    if os.path.basename(os.path.normpath(folder)) == "weights":
+        paths.append(os.path.join(os.path.dirname(os.path.normpath(folder)), "adapters.json"))
+    for p in paths:
+        if os.path.isfile(p):
+            meta = json.load(open(p))
+            return int(meta["adapter_width"]) if "adapter_width" in meta else None
+    return None
+
+
+def read_adapter_width(folder: str) -> int:
+    """The folder's adapter width: adapters.json's record, checked against adapters.partNN when
+    both exist; the tensors' width without a record; 1 when the folder holds no adapters."""
+    recorded = _json_width(folder)
+    has_parts = os.path.isdir(folder) and any(n.startswith("adapters.part") for n in os.listdir(folder))
+    actual = width_of_tensors(load_split(folder, "adapters"), folder) if has_parts else None
+    if recorded is not None and actual is not None and recorded != actual:
+        raise AdapterWidthError(f"{folder}: adapters.json records adapter_width {recorded} but the "
+                                f"adapters.partNN weights have width {actual}")
+    return actual or recorded or 1
+
+
+def check_width(requested: Optional[int], found: int, source: str) -> int:
+    """requested (a --adapter-width flag, None when not given) against the width of existing
+    weights; returns the width to build."""
+    if requested is not None and requested != found:
+        raise AdapterWidthError(f"--adapter-width {requested} does not match {source}, which holds width-{found} "
+                                f"adapters; --adapter-width picks the width of a fresh run only (drop the flag to "
+                                f"continue at width {found}, or start a new --out without --init-from)")
+    return found
