@@ -450,12 +450,20 @@ class OrtBench {
     await s.release();
   }
 
-  /** What ORT got from Dawn (requested by ORT itself: an adapter used before is "consumed"). */
-  logAdapter() {
+  /** What ORT got from Dawn (requested by ORT itself: an adapter used before is "consumed"), and
+   * the device's features: whether `shader-f16` was there decides if fp16 graphs ran f16 kernels
+   * (the adapter info came back empty in sessions 3-4). */
+  async logAdapter() {
     try {
       const info = this.ort.env.webgpu?.adapter?.info ?? {};
       this.res.adapter = { vendor: info.vendor, architecture: info.architecture, device: info.device,
         description: info.description };
+      const device = await Promise.resolve(this.ort.env.webgpu?.device).catch(() => undefined);
+      if (device?.features) {
+        this.res.adapter.deviceFeatures = [...device.features].sort();
+        this.res.adapter.shaderF16 = device.features.has('shader-f16');
+        this.res.adapter.maxStorageBufferBindingSize = device.limits?.maxStorageBufferBindingSize;
+      }
     } catch (e) {
       this.res.adapter = { error: String(e.message ?? e) };
     }
@@ -553,7 +561,7 @@ class OrtBench {
   async runProfileOnly() {
     this.res.profileOnly = true;
     this.unet = await this.session('unet', this.unetOptions());
-    if (this.a.ep === 'webgpu') this.logAdapter();
+    if (this.a.ep === 'webgpu') await this.logAdapter();
     this.res.precision = this.res.sessions.unet.precision;
     await this.measure('unet_b2', async () => this.unetB2(this.unet));
     await this.profile();
@@ -564,7 +572,7 @@ class OrtBench {
     if (a.profileOnly) return this.runProfileOnly();
     const gpuOut = a.ep === 'webgpu';
     this.text = await this.session('text_encoder');
-    if (gpuOut) this.logAdapter();
+    if (gpuOut) await this.logAdapter();
     this.vaeEnc = await this.session('vae_encoder');
     this.vaeDec = await this.session('vae_decoder');
     this.unet = await this.session('unet', this.unetOptions());

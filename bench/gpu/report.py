@@ -130,6 +130,11 @@ def main(argv):
                              f"{v['decodeMs']:.0f} | {v['steps'] / v['stepsMs'] * 1e3:.1f} | "
                              f"{'%.0f' % mem if mem else '–'}{' (process RSS)' if mem and 'peakMemoryMB' not in v else ''} |")
     lines += profile_lines(results)
+    for r in results:
+        ad = r.get("adapter") or {}
+        if "shaderF16" in ad:
+            lines += ["", f"WebGPU device of {label(r)}: shader-f16 {'yes' if ad['shaderF16'] else 'NO (fp16 graphs cannot run f16 kernels)'}; "
+                      f"maxStorageBufferBindingSize {ad.get('maxStorageBufferBindingSize')}; features: {', '.join(ad.get('deviceFeatures', []))}"]
     lines += ["", "Session creation, ms:", ""]
     for r in results:
         for role, s in (r.get("sessions") or {}).items():
