@@ -1,17 +1,25 @@
 """Train the salient-object segmenter on generated composites with exact masks.
 
     torchrun --nproc_per_node=4 -m dreamcache.train.segmenter --webp W --out runs/seg --minutes 3
+
+--channels 24,48,96,144 (fresh runs) builds a wider net than the preset's; a resumed checkpoint or
+--init-from weights fix the widths, and a flag that disagrees is refused. The widths are recorded in
+the checkpoint and in segmenter.json's config, where the exporter reads them.
 """
 import argparse
 import json
 import os
+from dataclasses import replace
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
 
 from ..data.captions import SCENES
 from ..models import Segmenter
-from ..models.config import PRESETS
+from ..models.config import PRESETS, SegmenterConfig
+from ..segmenter_channels import (Channels, SegmenterChannelsError, channels_of_tensors, check_channels,
+                                  parse_channels, read_channels, validate_channels)
 from .common import (EMA, Checkpoint, Dist, Log, StepLoop, TimeBox, autocast, cycle_lr, load_split, save_split,
                      seeded_generator, setup_fast_math)
 from .data import add_data_args, add_run_args, make_generator
@@ -53,6 +61,19 @@ def evaluate_iou(seg, gen, device, scenes=None, n_batches=8, batch=64, seed=777)
     return float(torch.cat(ious).mean())
 
 
+def run_channels(requested: Optional[Channels], preset: SegmenterConfig, ck: Checkpoint, init_from) -> Channels:
+    """The widths to build, before any model exists: a resumed checkpoint's (its recorded config,
+    else its tensors'), else --init-from's, else the flag's (default the preset's)."""
+    if ck.exists():
+        state = torch.load(ck.path, map_location="cpu")
+        found = (tuple(state["config"]["channels"]) if "config" in state
+                 else channels_of_tensors(state["model"], ck.path))
+        return check_channels(requested, found, f"the run's checkpoint {ck.path}")
+    if init_from:
+        return check_channels(requested, read_channels(init_from, preset.input_size), f"--init-from {init_from}")
+    return preset.channels if requested is None else requested
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_args(ap)
@@ -63,16 +84,24 @@ def main(argv=None):
     ap.add_argument("--ckpt-every-min", type=float, default=3.0, help="checkpoint period: a killed run resumes")
     ap.add_argument("--init-from", default=None, help="folder with segmenter.partNN (e.g. checkpoints/tiny-emoji-v1) "
                     "to fine-tune when no checkpoint exists")
+    ap.add_argument("--channels", default=None,
+                    help="comma-separated widths per level, e.g. 24,48,96,144, fresh runs only (default the "
+                         "preset's; a resumed checkpoint or --init-from weights fix them)")
     a = ap.parse_args(argv)
+    preset = PRESETS[a.preset](4096).segmenter
+    try:
+        requested = validate_channels(parse_channels(a.channels), preset.input_size) if a.channels else None
+    except SegmenterChannelsError as e:
+        ap.error(str(e))
     setup_fast_math()
     d = Dist()
     box = TimeBox(a.minutes)
-    cfg = PRESETS[a.preset](4096).segmenter
+    ck = Checkpoint(os.path.join(a.out, "ckpt"))
+    cfg = replace(preset, channels=run_channels(requested, preset, ck, a.init_from))
     gen = make_generator(a, d.device, "train")
     train_scenes, heldout_scenes = gen.scene_split() if hasattr(gen, "scene_split") else (None, None)
     torch.manual_seed(a.seed)
     seg = Segmenter(cfg).to(d.device)
-    ck = Checkpoint(os.path.join(a.out, "ckpt"))
     if not ck.exists() and a.init_from:
         # fp16/bf16 parts → float; a resumed run's checkpoint wins over the init weights
         seg.load_state_dict({k: v.float() if v.dtype.is_floating_point else v
@@ -83,7 +112,7 @@ def main(argv=None):
     model = d.wrap(seg)
     log = Log(a.out, d.main)
     log.write(event="start", step=step, world=d.world, params=sum(p.numel() for p in seg.parameters()),
-              init_from=a.init_from, distractors=a.distractors)
+              init_from=a.init_from, distractors=a.distractors, channels=list(cfg.channels))
     loop = StepLoop(d, box, log, ck, a.max_steps, a.log_every, a.ckpt_every_min)
     while True:
         g = seeded_generator(a.seed, d.rank, step, d.device)
@@ -102,7 +131,8 @@ def main(argv=None):
         dice = 1 - (2 * (p * mask).flatten(1).sum(1) + 1) / (p.flatten(1).sum(1) + mask.flatten(1).sum(1) + 1)
         loss = bce + dice.mean()
         step = loop.update(loss, opt, seg.parameters(), ema, seg, step, clip=0)
-        if loop.finish(step, lambda: dict(model=seg.state_dict(), opt=opt.state_dict(), ema=ema.shadow, step=step),
+        if loop.finish(step, lambda: dict(model=seg.state_dict(), opt=opt.state_dict(), ema=ema.shadow, step=step,
+                                            config=cfg.to_dict()),
                        loss=loss.item(), bce=bce.item()):
             break
     if d.main:
