@@ -6,13 +6,12 @@ trainer records it in adapters.json; the tensors themselves are the ground truth
 is [width·C, C]), so a folder without the field (every run before it existed: width 1) or a
 hand-assembled export folder without adapters.json still resolves, and a json that disagrees
 with its tensors is refused rather than half-loaded."""
-import json
 import os
 from typing import Dict, Optional
 
 import torch
 
-from .train.common import load_split
+from .train.common import load_split, load_split_meta
 
 _PROBE = ".attn_mem.to_q.weight"
 
@@ -35,23 +34,11 @@ def width_of_tensors(state: Dict[str, torch.Tensor], where: str = "adapter weigh
     return widths.pop() if widths else None
 
 
-def _json_width(folder: str) -> Optional[int]:
-    """adapters.json's adapter_width: beside the parts (committed checkpoints) or, for the
-    trainer's own layout (out/adapters.json + out/weights/adapters.partNN), one folder up."""
-    paths = [os.path.join(folder, "adapters.json")]
-    if os.path.basename(os.path.normpath(folder)) == "weights":
-        paths.append(os.path.join(os.path.dirname(os.path.normpath(folder)), "adapters.json"))
-    for p in paths:
-        if os.path.isfile(p):
-            meta = json.load(open(p))
-            return int(meta["adapter_width"]) if "adapter_width" in meta else None
-    return None
-
-
 def read_adapter_width(folder: str) -> int:
     """The folder's adapter width: adapters.json's record, checked against adapters.partNN when
     both exist; the tensors' width without a record; 1 when the folder holds no adapters."""
-    recorded = _json_width(folder)
+    meta = load_split_meta(folder, "adapters.json") or {}
+    recorded = int(meta["adapter_width"]) if "adapter_width" in meta else None
     has_parts = os.path.isdir(folder) and any(n.startswith("adapters.part") for n in os.listdir(folder))
     actual = width_of_tensors(load_split(folder, "adapters"), folder) if has_parts else None
     if recorded is not None and actual is not None and recorded != actual:

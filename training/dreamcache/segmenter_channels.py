@@ -5,14 +5,12 @@ The widths must be known before the Segmenter is built, so every loader of segme
 in segmenter.json and in its checkpoint; the tensors themselves are the ground truth
 (down.i.0.weight is [channels[i], in, 3, 3]), so a folder without segmenter.json still resolves,
 and a record that disagrees with its tensors is refused rather than half-loaded."""
-import json
-import os
 import re
 from typing import Dict, Optional, Tuple
 
 import torch
 
-from .train.common import load_split
+from .train.common import load_split, load_split_meta
 
 Channels = Tuple[int, ...]
 _DOWN = re.compile(r"^down\.(\d+)\.0\.weight$")
@@ -65,24 +63,12 @@ def channels_of_tensors(state: Dict[str, torch.Tensor], where: str = "segmenter 
     return tuple(int(found[i]) for i in range(len(found)))
 
 
-def _json_config(folder: str) -> Optional[dict]:
-    """segmenter.json's config: beside the parts (committed checkpoints) or, for the trainer's
-    own layout (out/segmenter.json + out/weights/segmenter.partNN), one folder up."""
-    paths = [os.path.join(folder, "segmenter.json")]
-    if os.path.basename(os.path.normpath(folder)) == "weights":
-        paths.append(os.path.join(os.path.dirname(os.path.normpath(folder)), "segmenter.json"))
-    for p in paths:
-        if os.path.isfile(p):
-            return json.load(open(p)).get("config")
-    return None
-
-
 def read_channels(folder: str, input_size: int) -> Channels:
     """The folder's segmenter widths: segmenter.json's record checked against segmenter.partNN.
     input_size: the preset's; weights recorded at another input size are refused (the trainer
     always trains at the preset's)."""
     actual = channels_of_tensors(load_split(folder, "segmenter"), f"{folder}/segmenter.partNN")
-    cfg = _json_config(folder)
+    cfg = (load_split_meta(folder, "segmenter.json") or {}).get("config")
     if cfg is not None:
         if "channels" in cfg and tuple(cfg["channels"]) != actual:
             raise SegmenterChannelsError(f"{folder}: segmenter.json records channels "

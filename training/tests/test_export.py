@@ -56,6 +56,21 @@ def max_diff(a, b):
     return float(np.abs(np.asarray(a) - np.asarray(b)).max())
 
 
+def unet_case(layers, hidden_size, seed=0):
+    """A batch-3 U-Net call (gate 0, 1, 1) on random latents and text, with two references
+    concatenated along N so the dynamic cache length is exercised: the torch arguments
+    (x, t, ctx, gate, caches) and the same values as the graph's feeds."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(3, 4, 16, 16, generator=g)
+    t = torch.tensor([1.0, 250.0, 981.0])
+    ctx = torch.randn(3, 77, hidden_size, generator=g)
+    gate = torch.tensor([0.0, 1.0, 1.0])
+    caches = {l["name"]: torch.randn(1, 2 * l["height"] * l["width"], l["channels"], generator=g) for l in layers}
+    feeds = {"sample": x.numpy(), "timestep": t.numpy(), "encoder_hidden_states": ctx.numpy(), "adapter_gate": gate.numpy()}
+    feeds.update({f"cache_{name}": c.numpy() for name, c in caches.items()})
+    return (x, t, ctx, gate, caches), feeds
+
+
 def test_exported_pack_passes_the_contract(exported):
     _, pack, manifest, _, _ = exported
     assert pack_check.check_pack(pack) == []
@@ -64,20 +79,11 @@ def test_exported_pack_passes_the_contract(exported):
 
 def test_unet_matches_pytorch(exported):
     tmp, pack, manifest, cfg, (unet, _, _, _) = exported
-    g = torch.Generator().manual_seed(0)
-    b = 3
     layers = manifest["cache"]["layers"]
-    x = torch.randn(b, 4, 16, 16, generator=g)
-    t = torch.tensor([1.0, 250.0, 981.0])
-    ctx = torch.randn(b, 77, cfg.text_encoder.hidden_size, generator=g)
-    gate = torch.tensor([0.0, 1.0, 1.0])
-    # Two references concatenated along N: the dynamic cache length is exercised too.
-    caches = {l["name"]: torch.randn(1, 2 * l["height"] * l["width"], l["channels"], generator=g) for l in layers}
+    args, inputs = unet_case(layers, cfg.text_encoder.hidden_size)
     with torch.no_grad():
-        ref, feats = unet(x, t, ctx, gate, caches, return_features=True)
+        ref, feats = unet(*args, return_features=True)
     names = [l["name"] for l in layers]
-    inputs = {"sample": x.numpy(), "timestep": t.numpy(), "encoder_hidden_states": ctx.numpy(), "adapter_gate": gate.numpy()}
-    inputs.update({f"cache_{n}": caches[n].numpy() for n in names})
     out = run_ort(tmp, os.path.join(pack, "unet.onnx"), inputs, ["noise_pred"] + [f"features_{n}" for n in names])
     assert max_diff(out["noise_pred"], ref) < 1e-4
     for n in names:

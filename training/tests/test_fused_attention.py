@@ -10,7 +10,7 @@ import torch
 from dreamcache.export import build_models, export_pack, randomize_adapters
 from dreamcache.models.attention import attention_backend, set_attention_backend
 from dreamcache.models.config import dev_tiny
-from test_export import TOKENIZER, max_diff, run_ort
+from test_export import TOKENIZER, max_diff, run_ort, unet_case
 
 
 @pytest.fixture
@@ -36,18 +36,11 @@ def test_mha_export_is_fused_and_matches_pytorch(tmp_path, mha_backend):
     assert "Softmax" not in ops  # no unfused attention left in the U-Net
 
     layers = manifest["cache"]["layers"]
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(3, 4, 16, 16, generator=gen)
-    t = torch.tensor([1.0, 250.0, 981.0])
-    ctx = torch.randn(3, 77, cfg.text_encoder.hidden_size, generator=gen)
-    gate = torch.tensor([0.0, 1.0, 1.0])
-    caches = {l["name"]: torch.randn(1, 2 * l["height"] * l["width"], l["channels"], generator=gen) for l in layers}
+    args, inputs = unet_case(layers, cfg.text_encoder.hidden_size)
     set_attention_backend("math")  # the reference: plain attention in torch
     with torch.no_grad():
-        ref, feats = unet(x, t, ctx, gate, caches, return_features=True)
+        ref, feats = unet(*args, return_features=True)
     names = [l["name"] for l in layers]
-    inputs = {"sample": x.numpy(), "timestep": t.numpy(), "encoder_hidden_states": ctx.numpy(), "adapter_gate": gate.numpy()}
-    inputs.update({f"cache_{n}": caches[n].numpy() for n in names})
     out = run_ort(str(tmp_path), os.path.join(pack, "unet.onnx"), inputs, ["noise_pred"] + [f"features_{n}" for n in names])
     assert max_diff(out["noise_pred"], ref) < 1e-4
     for n in names:

@@ -9,9 +9,10 @@ from dreamcache.models.config import dev_tiny, sd15
 from dreamcache.models.unet import reset_adapter
 
 
-def small_unet(adapters=True, seed=0):
+def small_unet(adapters=True, seed=0, width=1):
     cfg = dev_tiny(100).unet
     cfg.adapters = adapters
+    cfg.adapter_width = width
     torch.manual_seed(seed)
     return UNet(cfg).eval()
 
@@ -71,10 +72,11 @@ def test_fresh_adapters_are_identity():
         assert torch.allclose(full(x, t, ctx, torch.ones(3), caches), base(x, t, ctx), atol=1e-5)
 
 
-def test_fresh_adapters_learn():
+@pytest.mark.parametrize("width", [1, 2])
+def test_fresh_adapters_learn(width):
     """Every adapter matrix moves within two optimizer steps (a zero-initialised product of two
-    factors would leave both at zero for ever)."""
-    unet = small_unet(adapters=True)
+    factors would leave both at zero for ever), at the paper's width and a wider one."""
+    unet = small_unet(adapters=True, width=width)
     x, t, ctx, caches = random_inputs(unet)
     names = [n for n, p in unet.named_parameters() if is_adapter_param(n) and p.dim() > 1]
     before = {n: p.detach().clone() for n, p in unet.named_parameters() if n in names}

@@ -139,6 +139,19 @@ def load_split(folder: str, stem: str) -> Dict[str, torch.Tensor]:
     return torch.load(io.BytesIO(data), map_location="cpu")
 
 
+def load_split_meta(folder: str, name: str) -> Optional[dict]:
+    """The run's `name` (e.g. adapters.json) for weight parts in `folder`: beside them (committed
+    checkpoints) or, for a trainer's own layout (out/name + out/weights/*.partNN), one folder up;
+    None when there is none."""
+    paths = [os.path.join(folder, name)]
+    if os.path.basename(os.path.normpath(folder)) == "weights":
+        paths.append(os.path.join(os.path.dirname(os.path.normpath(folder)), name))
+    for p in paths:
+        if os.path.isfile(p):
+            return json.load(open(p))
+    return None
+
+
 class Checkpoint:
     """Full training state in `folder/state.pt` (model, EMA, optimizer, step), rank 0 writes."""
 
