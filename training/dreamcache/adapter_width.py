@@ -47,6 +47,42 @@ def read_adapter_width(folder: str) -> int:
     return actual or recorded or 1
 
 
+def can_grow(found: int, requested: Optional[int]) -> bool:
+    """A width-`found` adapter can seed a wider one when the width is a whole multiple of it."""
+    return requested is not None and requested > found and requested % found == 0
+
+
+def grow_adapters(saved: Dict[str, torch.Tensor], target: Dict[str, torch.Tensor],
+                  where: str = "adapter weights") -> Dict[str, torch.Tensor]:
+    """Narrow adapter tensors placed into a wider adapter so that it computes exactly what the
+    narrow one did: the old heads keep their q/k/v rows (head h is rows h·d…(h+1)·d, so the old
+    heads are the first rows), the new heads keep the target's fresh q/k/v rows, and their
+    columns of attn_mem.to_out start at zero. Those zero columns still get gradients (the new
+    heads' outputs are not zero), so the new heads start learning at once without changing the
+    starting point — a trained adapter grows instead of restarting from nothing."""
+    found = width_of_tensors(saved, where)
+    have = width_of_tensors(target, "the model")
+    if found is None or have is None or not can_grow(found, have):
+        raise AdapterWidthError(f"{where}: width-{found} adapters cannot grow into width {have}")
+    if set(saved) != set(target):
+        raise AdapterWidthError(f"{where}: tensor names differ from the model's adapter tensors")
+    out = {}
+    for name, t in target.items():
+        old = saved[name].to(t.dtype)
+        new = t.detach().clone()
+        if old.shape == new.shape:
+            new.copy_(old)
+        elif name.endswith(("attn_mem.to_q.weight", "attn_mem.to_k.weight", "attn_mem.to_v.weight")):
+            new[:old.shape[0]].copy_(old)
+        elif name.endswith("attn_mem.to_out.0.weight"):
+            new.zero_()
+            new[:, :old.shape[1]].copy_(old)
+        else:
+            raise AdapterWidthError(f"{where}: {name} is {list(old.shape)}, the model's is {list(new.shape)}")
+        out[name] = new
+    return out
+
+
 def check_width(requested: Optional[int], found: int, source: str) -> int:
     """requested (a --adapter-width flag, None when not given) against the width of existing
     weights; returns the width to build."""

@@ -10,14 +10,14 @@ import pytest
 import torch
 
 from dreamcache import pack_check
-from dreamcache.adapter_width import AdapterWidthError, read_adapter_width
+from dreamcache.adapter_width import AdapterWidthError, grow_adapters, read_adapter_width
 from dreamcache.export import build_models, main as export_main, tokenizer_meta
 from dreamcache.models import UNet, is_adapter_param
 from dreamcache.models.attention import _HAS_SDPA, attention_backend, set_attention_backend
 from dreamcache.models.config import dev_tiny, tiny
 from dreamcache.models.unet import reset_adapter
 from dreamcache.train import adapters as adapter_trainer
-from dreamcache.train.common import Checkpoint, save_split
+from dreamcache.train.common import Checkpoint, load_split, save_split
 from test_export import ROOT, TOKENIZER, max_diff, run_ort, unet_case
 from test_models import perturb_adapters, random_inputs, small_unet
 
@@ -166,18 +166,58 @@ def test_width_is_read_from_adapters_json_or_the_tensors(tmp_path):
 
 def test_trainer_refuses_a_width_that_does_not_match_its_weights(tmp_path):
     init = str(tmp_path / "init")
-    write_weights(init, 1)
-    # fails on the width, before the (absent) base weights or subject art are touched
-    with pytest.raises(AdapterWidthError, match=r"--adapter-width 2 does not match --init-from .*width-1"):
-        adapter_trainer.main(["--webp", str(tmp_path / "none"), "--base", str(tmp_path / "none"), "--preset",
-                              "dev-tiny", "--out", str(tmp_path / "out"), "--init-from", init, "--adapter-width", "2"])
+    write_weights(init, 2)
+    # fails on the width, before the (absent) base weights or subject art are touched; 3 is no
+    # multiple of 2 and 1 is narrower, so neither can grow from these weights
+    for bad in ("3", "1"):
+        with pytest.raises(AdapterWidthError, match=rf"--adapter-width {bad} does not match --init-from .*width-2"):
+            adapter_trainer.main(["--webp", str(tmp_path / "none"), "--base", str(tmp_path / "none"), "--preset",
+                                  "dev-tiny", "--out", str(tmp_path / "out"), "--init-from", init,
+                                  "--adapter-width", bad])
+    assert adapter_trainer.run_width(4, Checkpoint(str(tmp_path / "fresh")), init) == 4   # grows
     ck = Checkpoint(str(tmp_path / "resumed" / "ckpt"))
     ck.save(step=10)                                              # a checkpoint from before the field: width 1
     with pytest.raises(AdapterWidthError, match="--adapter-width 4 does not match the run's checkpoint"):
         adapter_trainer.run_width(4, ck, None)
     assert adapter_trainer.run_width(None, ck, None) == 1
-    assert adapter_trainer.run_width(None, Checkpoint(str(tmp_path / "fresh")), init) == 1
+    assert adapter_trainer.run_width(None, Checkpoint(str(tmp_path / "fresh")), init) == 2
     assert adapter_trainer.run_width(3, Checkpoint(str(tmp_path / "fresh")), None) == 3
+
+
+def adapter_state(unet):
+    return {n: p for n, p in unet.named_parameters() if is_adapter_param(n)}
+
+
+@pytest.mark.parametrize("width", [2, 4])
+def test_trained_narrow_adapter_grows_into_a_wide_one_that_computes_the_same(width):
+    narrow, base = with_base_of(1, seed=4)
+    perturb_adapters(narrow)                                      # a "trained" width-1 adapter
+    wide, _ = with_base_of(width, seed=4)
+    grown = grow_adapters({k: v.detach() for k, v in adapter_state(narrow).items()}, adapter_state(wide))
+    wide.load_state_dict(grown, strict=False)
+    x, t, ctx, caches = random_inputs(wide)
+    with torch.no_grad():
+        want = narrow(x, t, ctx, torch.ones(3), caches)
+        assert (want - base(x, t, ctx)).abs().max() > 1e-3         # the adapter does something
+        assert max_diff(wide(x, t, ctx, torch.ones(3), caches), want) < 1e-5
+    # the new heads learn at once: their to_out columns get gradients although they start at zero
+    wide.train()
+    wide(x, t, ctx, torch.ones(3), caches).pow(2).mean().backward()
+    for n, p in adapter_state(wide).items():
+        if n.endswith("attn_mem.to_out.0.weight"):
+            c = p.shape[0]
+            assert torch.count_nonzero(p[:, c:]) == 0 and p.grad[:, c:].abs().max() > 0
+
+
+def test_growing_refuses_weights_it_cannot_place():
+    narrow, _ = with_base_of(2)
+    wide, _ = with_base_of(3)
+    with pytest.raises(AdapterWidthError, match="width-2 adapters cannot grow into width 3"):
+        grow_adapters(adapter_state(narrow), adapter_state(wide))
+    one, _ = with_base_of(1)
+    partial = dict(list(adapter_state(one).items())[1:])
+    with pytest.raises(AdapterWidthError, match="tensor names differ"):
+        grow_adapters(partial, adapter_state(with_base_of(2)[0]))
 
 
 def test_bench_and_parity_build_the_width_of_their_adapters(tmp_path):
@@ -213,3 +253,26 @@ def test_a_fresh_wide_run_records_its_width_and_resumes_at_it(tmp_path):
     assert [json.loads(l)["step"] for l in open(out / "log.jsonl") if '"done"' in l] == [1, 2]
     with pytest.raises(AdapterWidthError, match="--adapter-width 1 does not match the run's checkpoint"):
         adapter_trainer.main(args + ["--max-steps", "3", "--adapter-width", "1"])
+
+
+def test_trainer_grows_init_weights_into_a_wider_run(tmp_path):
+    from test_train import WEBP
+    if not os.path.isdir(WEBP):
+        pytest.skip("subject art not installed (npm install brings @lobehub/fluent-emoji-3d)")
+    base = str(tmp_path / "base")
+    write_weights(base, 1)
+    json.dump({"step": 7, "adapter_width": 1}, open(os.path.join(base, "adapters.json"), "w"))
+    out = tmp_path / "grown"
+    adapter_trainer.main(["--webp", WEBP, "--base", base, "--preset", "dev-tiny", "--out", str(out), "--batch", "2",
+                          "--log-every", "1", "--init-from", base, "--adapter-width", "2", "--max-steps", "8",
+                          "--lr", "0"])
+    meta = json.load(open(out / "adapters.json"))
+    assert meta["adapter_width"] == 2 and meta["step"] == 8        # the step count continues
+    narrow, wide = load_split(base, "adapters"), load_split(str(out / "weights"), "adapters")
+    for name, old in narrow.items():                               # lr 0: the grown start, saved in bf16
+        new, old = wide[name].float(), old.bfloat16().float()
+        close = dict(rtol=1e-2, atol=1e-3)
+        if name.endswith("attn_mem.to_out.0.weight"):
+            assert torch.allclose(new[:, :old.shape[1]], old, **close) and torch.count_nonzero(new[:, old.shape[1]:]) == 0
+        else:
+            assert torch.allclose(new[:old.shape[0]], old, **close), name

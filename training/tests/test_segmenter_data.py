@@ -90,3 +90,32 @@ def test_segmenter_fine_tunes_from_init_weights(tmp_path):
     per = meta["iou_heldout_per_scene"]
     assert sorted(per) == sorted(TripletGenerator.segmenter_heldout_scenes)
     assert all(0 <= v <= 1 for v in per.values())
+
+
+def test_region_masks_are_soft_two_region_layouts():
+    from dreamcache.data.scene_mix import region_masks
+    m = region_masks(rng(2), 32, SIZE)
+    assert m.shape == (32, 1, SIZE, SIZE) and m.min() >= 0 and m.max() <= 1
+    share = m.flatten(1).mean(1)
+    assert share.min() > 0.02 and share.max() < 0.98, "both scenes show in every mixed image"
+    hard = ((m < 0.05) | (m > 0.95)).flatten(1).float().mean(1)
+    assert hard.min() > 0.8, "regions, not a cross-fade: the edge is a few pixels wide"
+
+
+def test_scene_mixing_changes_backgrounds_only_and_paints_allowed_scenes(gen, monkeypatch):
+    from dreamcache.data import scene_mix
+    train, held = gen.scene_split()
+    painted = []
+    real = scene_mix.paint_scenes
+    monkeypatch.setattr(scene_mix, "paint_scenes", lambda r, ids, S: painted.extend(ids.tolist()) or real(r, ids, S))
+    plain_img, plain_mask = gen.segmenter_batch(16, torch.Generator().manual_seed(5), train, distractors=0.4)
+    img, mask = gen.segmenter_batch(16, torch.Generator().manual_seed(5), train, distractors=0.4, mix=1.0)
+    assert torch.equal(mask, plain_mask), "same subjects and masks with or without mixing"
+    changed = (img - plain_img).abs().amax(1).flatten(1).gt(0.05).float().mean(1)
+    # plain backdrops (15 %) and generic distractor backdrops replace a scene outright
+    assert (changed > 0.02).float().mean() > 0.6, "most backgrounds changed somewhere"
+    assert len(painted) == 16 and set(painted) <= set(train) and not set(painted) & set(held)
+    again, _ = gen.segmenter_batch(16, torch.Generator().manual_seed(5), train, distractors=0.4, mix=1.0)
+    assert torch.equal(again, img), "deterministic per seed"
+    none, _ = gen.segmenter_batch(16, torch.Generator().manual_seed(5), train, distractors=0.4, mix=0.0)
+    assert torch.equal(none, plain_img), "mix 0 gives exactly the earlier batches"

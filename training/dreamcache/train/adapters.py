@@ -17,7 +17,9 @@ must for a held-out subject whose name the base model never learned.
     torchrun --nproc_per_node=4 -m dreamcache.train.adapters --webp W --base checkpoints/tiny-emoji-v1 --out runs/adapters --minutes 8
 
 --adapter-width N (fresh runs) builds memory attentions with N× the heads (UNetConfig.adapter_width);
-a resumed checkpoint or --init-from weights fix the width, and a flag that disagrees is refused.
+a resumed checkpoint or --init-from weights fix the width, and a flag that disagrees is refused —
+except a multiple of --init-from's width: the trained heads then seed the wider adapter, which
+starts out computing exactly what they did (adapter_width.grow_adapters).
 adapters.json records the width for export, bench, parity and cache_probe.
 """
 import argparse
@@ -26,7 +28,8 @@ import os
 
 import torch
 
-from ..adapter_width import AdapterWidthError, check_width, read_adapter_width, width_of_tensors
+from ..adapter_width import (AdapterWidthError, can_grow, check_width, grow_adapters, read_adapter_width,
+                             width_of_tensors)
 from ..models import CLIPTextModel, UNet, is_adapter_param, set_attention_backend
 from ..models.config import PRESETS
 from ..schedule import alphas_cumprod, q_sample
@@ -80,11 +83,14 @@ def reference_cache(unet, vae, reference, ctx_empty, acp, g):
 
 def init_adapters(adapters: AdapterState, ema: EMA, folder: str) -> int:
     """Starts from earlier adapter weights (adapters.partNN, e.g. a committed bf16 resume point);
-    the optimizer restarts, the step count continues from the folder's adapters.json."""
+    the optimizer restarts, the step count continues from the folder's adapters.json. Narrower
+    weights whose width divides the model's grow into it (adapter_width.grow_adapters)."""
     saved = load_split(folder, "adapters")
     have = width_of_tensors({n: p for n, p in adapters.state().items()}, "the model")
     found = width_of_tensors(saved, folder)
-    if found != have:
+    if found != have and can_grow(found, have):
+        saved = grow_adapters(saved, {n: p for n, p in adapters.state().items()}, folder)
+    elif found != have:
         raise AdapterWidthError(f"{folder} holds width-{found} adapters; the model was built with width {have}")
     with torch.no_grad():
         for n, p in adapters.state().items():
@@ -101,7 +107,8 @@ def run_width(requested, ck: Checkpoint, init_from) -> int:
         found = int(torch.load(ck.path, map_location="cpu").get("adapter_width", 1))
         return check_width(requested, found, f"the run's checkpoint {ck.path}")
     if init_from:
-        return check_width(requested, read_adapter_width(init_from), f"--init-from {init_from}")
+        found = read_adapter_width(init_from)
+        return requested if can_grow(found, requested) else check_width(requested, found, f"--init-from {init_from}")
     return 1 if requested is None else requested
 
 
@@ -146,7 +153,7 @@ def main(argv=None):
     with torch.no_grad():
         empty = te(tok.encode_batch([""]).to(d.device))
     log = Log(a.out, d.main)
-    log.write(event="start", step=step, world=d.world, batch=a.batch,
+    log.write(event="start", step=step, world=d.world, batch=a.batch, init_from=a.init_from,
               adapter_params=sum(p.numel() for p in adapters.parameters()), adapter_width=width)
     loop = StepLoop(d, box, log, ck, a.max_steps, a.log_every, a.ckpt_every_min)
     timer = PhaseTimer(d.device, a.log_every)
