@@ -1,7 +1,7 @@
 // Personalized sample grid through the app's own runtime (onnxruntime-web wasm in Node):
 //   /usr/bin/python3 training/scripts/heldout_refs.py --out /tmp/refs --n 8 [--prompts beach,snow]
 //   node scripts/run-ts.mjs scripts/personalize-grid.ts --pack public/models/tiny-emoji --refs /tmp/refs \
-//     --out docs/training-samples/personalize-tiny-emoji-v0.3.0.png [--steps 50] [--seed 1]
+//     --out docs/training-samples/personalize-tiny-emoji-v0.4.0.png [--steps 50] [--seed 1]
 // One row per subject: reference (what the model sees) | per prompt: text-only (the subject's label in
 // the prompt, no cache) | DreamCache (the class noun in the prompt, cache from the reference, the pack's
 // guidance scales). Both tiles of a pair share the initial noise, so the cache is the only difference.
