@@ -7,6 +7,7 @@
 # Env: BASE (init weights folder), DISTRACTORS (share, default 0.5), LR (3e-4), SEG_PORT (29531),
 # SEG_CHANNELS (e.g. 24,48,96,144: a wider net; a fresh run in $RUNS/seg-v2-c24-48-96-144 -> seg-v2-c24-48-96-144.tar,
 # initialised from BASE only when BASE's segmenter.json records the same channels).
+# Extra trainer args after BATCH, e.g. `--mix-scenes 0.5` (two training scenes per background, segmenter v3).
 set -uo pipefail
 WANT_NGPU=${NGPU:-}
 source scripts/gpu_env.sh                       # sets NGPU from the visible devices

@@ -12,7 +12,8 @@
 # sampler call, 512); EVAL_ARGS are extra evaluator-trainer arguments (CPU dry runs).
 # EVAL_TRAIN=0 trains no evaluators (they come carried, e.g. bf16 tars unpacked into $RUNS/eval-*);
 # AGENERIC: the adapter trainer's --generic-name probability (default: the trainer's).
-# AWIDTH: --adapter-width of a fresh adapter run (default 1; must match AINIT's weights or a resumed run).
+# AWIDTH: --adapter-width of a fresh adapter run (default 1; must match a resumed run, and match AINIT's
+# weights or be a multiple of their width: then they grow into the wider adapter).
 # Results go to $OUT as at most 8 files, each < 16 MiB (tarballs of split weights and logs).
 set -uo pipefail
 source scripts/gpu_env.sh

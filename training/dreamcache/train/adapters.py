@@ -86,14 +86,15 @@ def init_adapters(adapters: AdapterState, ema: EMA, folder: str) -> int:
     the optimizer restarts, the step count continues from the folder's adapters.json. Narrower
     weights whose width divides the model's grow into it (adapter_width.grow_adapters)."""
     saved = load_split(folder, "adapters")
-    have = width_of_tensors({n: p for n, p in adapters.state().items()}, "the model")
+    state = adapters.state()
+    have = width_of_tensors(state, "the model")
     found = width_of_tensors(saved, folder)
-    if found != have and can_grow(found, have):
-        saved = grow_adapters(saved, {n: p for n, p in adapters.state().items()}, folder)
-    elif found != have:
-        raise AdapterWidthError(f"{folder} holds width-{found} adapters; the model was built with width {have}")
+    if found != have:
+        if not can_grow(found, have):
+            raise AdapterWidthError(f"{folder} holds width-{found} adapters; the model was built with width {have}")
+        saved = grow_adapters(saved, state, folder)
     with torch.no_grad():
-        for n, p in adapters.state().items():
+        for n, p in state.items():
             p.copy_(saved[n].float())
     ema.shadow = {k: v.detach().clone().float() for k, v in adapters.state_dict().items()}
     meta = os.path.join(folder, "adapters.json")
