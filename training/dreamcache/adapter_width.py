@@ -88,6 +88,7 @@ def check_width(requested: Optional[int], found: int, source: str) -> int:
     weights; returns the width to build."""
     if requested is not None and requested != found:
         raise AdapterWidthError(f"--adapter-width {requested} does not match {source}, which holds width-{found} "
-                                f"adapters; --adapter-width picks the width of a fresh run only (drop the flag to "
-                                f"continue at width {found}, or start a new --out without --init-from)")
+                                f"adapters; --adapter-width picks the width of a fresh run, or of one grown from narrower "
+                                f"--init-from weights (a multiple of their width); drop the flag to continue at "
+                                f"width {found}, or start a new --out")
     return found

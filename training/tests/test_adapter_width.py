@@ -188,7 +188,7 @@ def test_trainer_refuses_a_width_that_does_not_match_its_weights(tmp_path):
 
 
 def adapter_state(unet):
-    return {n: p for n, p in unet.named_parameters() if is_adapter_param(n)}
+    return adapter_trainer.AdapterState(unet).state()
 
 
 @pytest.mark.parametrize("width", [2, 4])

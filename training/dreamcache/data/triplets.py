@@ -219,7 +219,8 @@ class TripletGenerator:
             from .distractors import fork_generator
             from .scene_mix import mix_scenes
             # before the plain backdrops, so those stay plain; a forked generator keeps the
-            # subjects, masks and distractors of a seed the same with or without mixing
+            # subjects, masks and distractors of a seed the same with or without mixing (any
+            # child stream would do; this one is what segmenter v3 trained on)
             rm = Rng(fork_generator(fork_generator(generator)), dev)
             img = mix_scenes(rm, img, mix, range(N_SCENES) if scenes is None else scenes)
         plain = r.bernoulli(0.15, (B,)).view(B, 1, 1, 1)
