@@ -36,7 +36,7 @@ const BUNDLES = { webgpu: 'ort.webgpu.min.mjs', jsep: 'ort.min.mjs', wasm: 'ort.
 
 function parseArgs(argv) {
   const a = { ep: 'webgpu', precision: 'fp16', bundle: null, runs: 10, warmup: 2, steps: 50, refs: [1, 3],
-    baseline: true, graphCapture: false, threads: 1, pack: null, json: null, modules: null,
+    baseline: true, graphCapture: false, threads: 1, pack: null, json: null, modules: null, ortDir: null,
     profile: false, profileOnly: false, profileRuns: 5, profileTrace: null, timeLeft: Infinity };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
@@ -54,6 +54,7 @@ function parseArgs(argv) {
     else if (k === '--graph-capture') a.graphCapture = true;
     else if (k === '--threads') a.threads = Number(v());
     else if (k === '--node-modules') a.modules = v();
+    else if (k === '--ort-dir') a.ortDir = v();
     else if (k === '--profile') a.profile = true;
     else if (k === '--profile-only') a.profile = a.profileOnly = true;
     else if (k === '--profile-runs') a.profileRuns = Number(v());
@@ -64,6 +65,8 @@ function parseArgs(argv) {
   if (!a.pack || !a.json) throw new Error('--pack and --json are required');
   a.bundle = a.bundle ?? 'webgpu'; // ort.webgpu.min.mjs runs the wasm EP too
   a.modules = a.modules ?? resolve(HERE, '..', '..', 'node_modules');
+  // Another onnxruntime-web release than the app's, to compare versions in one run.
+  a.ortDir = a.ortDir ?? join(a.modules, 'onnxruntime-web');
   return a;
 }
 
@@ -124,7 +127,7 @@ async function loadOrt(a) {
     const gpu = create(flags);
     Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true });
   }
-  const ort = await import(pathToFileURL(join(a.modules, 'onnxruntime-web', 'dist', BUNDLES[a.bundle])).href);
+  const ort = await import(pathToFileURL(join(a.ortDir, 'dist', BUNDLES[a.bundle])).href);
   ort.env.wasm.numThreads = a.threads;
   ort.env.logLevel = 'error'; // verbose logging slowed runs 2-5x
   return ort;
@@ -191,6 +194,7 @@ class OrtBench {
     this.acp = alphasCumprod(m.scheduler);
     this.randn = rng(1234);
     this.res = { runtime: 'onnxruntime-web', ep: a.ep, bundle: BUNDLES[a.bundle], precision: a.precision,
+      ortVersion: JSON.parse(readFileSync(join(a.ortDir, 'package.json'), 'utf8')).version,
       pack: m.name, imageSize: this.size, node: process.version, sessions: {} };
     this.peakRss = 0;
   }

@@ -7,7 +7,9 @@
 #                           VK_ERROR_INCOMPATIBLE_DRIVER: see /work/shared/notes/gpu-box.md)
 #   code.tar.xz             training/dreamcache + bench/gpu + the embedded segmenter, in case the
 #                           box's checkout lacks them (run_on_box.sh prefers the checkout)
-# Usage: bash bench/gpu/prepare_carry.sh [--with-jsep]   (JSEP bundle too, if it fits in 40 MB)
+#   ort-alt.tar.xz          (--ort-alt VERSION) another onnxruntime-web release's native-WebGPU
+#                           bundle and wasm, from the npm registry: run_on_box.sh times it too
+# Usage: bash bench/gpu/prepare_carry.sh [--with-jsep] [--ort-alt VERSION]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=$ROOT/.carry/gpu-bench
@@ -42,11 +44,29 @@ files=(node_modules/webgpu/package.json node_modules/webgpu/index.js node_module
        # the wasm build Node resolves for `import 'onnxruntime-web'`: the Python ONNX parity tests
        # (training/tests/onnx_run.mjs) run on the box with the carried node too
        "$ORT/dist/ort.node.min.mjs" "$ORT/dist/ort-wasm-simd-threaded.mjs" "$ORT/dist/ort-wasm-simd-threaded.wasm")
-if [ "${1:-}" = "--with-jsep" ]; then
+JSEP=0 ORT_ALT=
+while [ $# -gt 0 ]; do
+  case $1 in
+    --with-jsep) JSEP=1 ;;
+    --ort-alt) ORT_ALT=${2:?--ort-alt needs a version}; shift ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+if [ "$JSEP" = 1 ]; then
   files+=("$ORT/dist/ort.min.mjs" "$ORT/dist/ort-wasm-simd-threaded.jsep.mjs" "$ORT/dist/ort-wasm-simd-threaded.jsep.wasm")
 fi
 files+=(node_modules/onnxruntime-common/package.json node_modules/onnxruntime-common/dist/esm)
 tar -cf - "${files[@]}" | xz -T2 -9 > "$OUT/node_modules.tar.xz"
+
+if [ -n "$ORT_ALT" ]; then
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack -q "onnxruntime-web@$ORT_ALT" > /dev/null && tar -xzf onnxruntime-web-*.tgz && mv package onnxruntime-web)
+  tar -C "$tmp" -cf - onnxruntime-web/package.json onnxruntime-web/dist/ort.webgpu.min.mjs \
+    onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.mjs onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.wasm \
+    | xz -T2 -9 > "$OUT/ort-alt.tar.xz"
+  rm -rf "$tmp"
+fi
 
 (cd "$OUT/debs" && apt-get -q -oAPT::Architecture=amd64 download \
   libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 >/dev/null)
@@ -54,7 +74,7 @@ tar -cf - "${files[@]}" | xz -T2 -9 > "$OUT/node_modules.tar.xz"
 tar --exclude=__pycache__ -cf - training/dreamcache bench/gpu public/models/dev-tiny/manifest.json \
   public/models/dev-tiny/segmenter.onnx | xz -T2 -9 > "$OUT/code.tar.xz"
 
-(cd "$OUT" && sha256sum node.xz node_modules.tar.xz code.tar.xz debs/*.deb > SHA256SUMS)
+(cd "$OUT" && sha256sum node.xz node_modules.tar.xz code.tar.xz $(ls ort-alt.tar.xz 2>/dev/null) debs/*.deb > SHA256SUMS)
 total=$(du -sb "$OUT" | cut -f1)
 ls -l "$OUT" "$OUT/debs"
 echo "total $total bytes in $OUT"

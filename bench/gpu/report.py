@@ -14,7 +14,8 @@ IMAGES = ["image_dreamcache_k1", "image_reference_k1", "image_dreamcache_k3", "i
 def label(r):
     if r.get("runtime") == "torch":
         return f"torch {r.get('dtype')} {r.get('attention')}"
-    return f"ort-web {r.get('ep')} {r.get('precision')} ({r.get('bundle')}){' profile run' if r.get('profileOnly') else ''}"
+    version = f" {r['ortVersion']}" if r.get("ortVersion") else ""
+    return f"ort-web{version} {r.get('ep')} {r.get('precision')} ({r.get('bundle')}){' profile run' if r.get('profileOnly') else ''}"
 
 
 def cell(v):

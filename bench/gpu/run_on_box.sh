@@ -47,7 +47,7 @@ gpu_table() { nvidia-smi --query-gpu=index,pci.bus_id,memory.used,utilization.gp
 finish() {
   [ "$PACK_ONLY" = 1 ] && return
   python3 bench/gpu/report.py "$OUT" "$RES/torch.json" "$RES/ort_webgpu_fp16.json" "$RES/ort_webgpu_fp32.json" \
-    "$RES/ort_webgpu_fp16_profile.json" > /dev/null 2>>"$OUT/run.log" && log "wrote $OUT/bench.md and bench.json"
+    "$RES/ort_webgpu_fp16_profile.json" "$RES/ort_alt_webgpu_fp16.json" > /dev/null 2>>"$OUT/run.log" && log "wrote $OUT/bench.md and bench.json"
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader >> "$OUT/run.log" 2>/dev/null
   # One archive for the raw JSON and logs: the caller's other jobs need the rest of $OUT's file limit.
   (cd "$RES" && tar -czf "$OUT/logs.tar.gz" $(ls *.json *.log *.json.gz 2>/dev/null)) 2>/dev/null
@@ -176,6 +176,14 @@ run_ort() {  # name, then ort_bench arguments
 profile_args=()
 [ "$PROFILE" = 1 ] && profile_args=(--profile --profile-trace "$RES/ort_webgpu_fp16.profile.json.gz")
 run_ort ort_webgpu_fp16 --precision fp16 --graph-capture "${profile_args[@]}"
+# Another onnxruntime-web release (prepare_carry.sh --ort-alt VERSION), fp16, on the same pack and
+# card: the app's calls, one reference, no baseline.
+if [ -f "$CARRY/ort-alt.tar.xz" ] && [ "$PACK_ONLY" != 1 ]; then
+  [ -f "$WORK/ort-alt/onnxruntime-web/dist/ort.webgpu.min.mjs" ] || \
+    python3 -c "import tarfile; tarfile.open('$CARRY/ort-alt.tar.xz').extractall('$WORK/ort-alt')"
+  run_ort ort_alt_webgpu_fp16 --precision fp16 --graph-capture --refs 1 --no-baseline \
+    --ort-dir "$WORK/ort-alt/onnxruntime-web"
+fi
 run_ort ort_webgpu_fp32 --precision fp32 --refs 1 --no-baseline --steps 5
 # A profile the fp16 run did not produce (complete before PROFILE=1, or skipped for time).
 profiled() { python3 -c "import json, sys; p = json.load(open(sys.argv[1])).get('profile_unet_b2') or {}; \
