@@ -18,7 +18,7 @@ from .models import AutoencoderKL, CLIPTextModel, PackConfig, Segmenter, UNet, i
 from .models.config import PRESETS
 from .models.vae import ScaledDecoder, ScaledEncoder
 from .onnx_export import export_graph, store_weights_fp16
-from .segmenter_channels import read_channels
+from .segmenter_channels import read_segmenter_config
 from .train.common import load_split
 
 
@@ -202,7 +202,7 @@ def main(argv=None):
         # adapters.json or the adapter tensors themselves; 1 without adapters
         cfg.unet.adapter_width = read_adapter_width(a.weights)
         # segmenter.json's channels (a --channels run) or the tensors'; the preset's at the default
-        cfg.segmenter.channels = read_channels(a.weights, cfg.segmenter.input_size)
+        cfg.segmenter = read_segmenter_config(a.weights, cfg.segmenter)
     unet, vae, te, seg = build_models(cfg, a.seed)
     trained = False
     if a.weights:

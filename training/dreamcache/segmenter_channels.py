@@ -1,4 +1,5 @@
-"""Which channel widths a segmenter was built with (SegmenterConfig.channels).
+"""Which channel widths a segmenter was built with (SegmenterConfig.channels), and how many
+bottleneck context blocks (SegmenterConfig.context_layers).
 
 The widths must be known before the Segmenter is built, so every loader of segmenter weights
 (trainer --init-from and resume, export, bench) asks here first. The trainer records its config
@@ -6,6 +7,7 @@ in segmenter.json and in its checkpoint; the tensors themselves are the ground t
 (down.i.0.weight is [channels[i], in, 3, 3]), so a folder without segmenter.json still resolves,
 and a record that disagrees with its tensors is refused rather than half-loaded."""
 import re
+from dataclasses import replace
 from typing import Dict, Optional, Tuple
 
 import torch
@@ -14,6 +16,7 @@ from .train.common import load_split, load_split_meta
 
 Channels = Tuple[int, ...]
 _DOWN = re.compile(r"^down\.(\d+)\.0\.weight$")
+_CONTEXT = re.compile(r"^context\.(\d+)\.qkv\.weight$")
 
 
 class SegmenterChannelsError(ValueError):
@@ -89,3 +92,39 @@ def check_channels(requested: Optional[Channels], found: Channels, source: str) 
             f"channels {format_channels(found)}; --channels picks the widths of a fresh run only (drop the flag "
             f"to continue at {format_channels(found)}, or start a new --out without --init-from)")
     return tuple(found)
+
+
+def context_of_tensors(state: Dict[str, torch.Tensor], where: str = "segmenter weights") -> int:
+    """How many context blocks a segmenter state dict holds (their heads leave no trace in the
+    tensors' shapes: a recorded config supplies them)."""
+    found = sorted(int(m.group(1)) for k in state if (m := _CONTEXT.match(k)))
+    if found != list(range(len(found))):
+        raise SegmenterChannelsError(f"{where}: context blocks {found} are not numbered 0..n-1")
+    return len(found)
+
+
+def read_segmenter_config(folder: str, preset) -> "SegmenterConfig":
+    """The SegmenterConfig of the folder's weights: widths as read_channels, context blocks from the
+    tensors (heads from segmenter.json's record, else the preset's), a record that disagrees refused."""
+    channels = read_channels(folder, preset.input_size)
+    layers = context_of_tensors(load_split(folder, "segmenter"), f"{folder}/segmenter.partNN")
+    cfg = (load_split_meta(folder, "segmenter.json") or {}).get("config") or {}
+    if int(cfg.get("context_layers", layers)) != layers:
+        raise SegmenterChannelsError(f"{folder}: segmenter.json records {cfg['context_layers']} context blocks but "
+                                     f"segmenter.partNN has {layers}")
+    return replace(preset, channels=channels, context_layers=layers,
+                   context_heads=int(cfg.get("context_heads", preset.context_heads)))
+
+
+def check_context(requested: Optional[int], found: int, source: str, grow: bool) -> int:
+    """requested (a --context-layers flag, None when not given) against existing weights' blocks.
+    grow: the weights only initialise a new run (--init-from), which may add blocks (they start as
+    the identity); a resumed checkpoint must match."""
+    if requested is None or requested == found:
+        return found
+    if grow and requested > found:
+        return requested
+    raise SegmenterChannelsError(
+        f"--context-layers {requested} does not match {source}, which holds {found} context blocks"
+        + (" (--init-from weights can gain blocks, not lose them)" if grow else
+           f" (drop the flag to continue with {found}, or start a new --out)"))

@@ -22,6 +22,7 @@ from dreamcache.data.captions import SCENES  # noqa: E402
 from dreamcache.eval.seg_post import postprocess  # noqa: E402
 from dreamcache.models import Segmenter  # noqa: E402
 from dreamcache.models.config import SegmenterConfig  # noqa: E402
+from dreamcache.segmenter_channels import read_segmenter_config  # noqa: E402
 from dreamcache.train.common import load_split, seeded_generator  # noqa: E402
 from dreamcache.train.data import make_generator  # noqa: E402
 from dreamcache.train.segmenter import seg_batch  # noqa: E402
@@ -80,7 +81,7 @@ def main(argv=None):
     a = ap.parse_args(argv)
     torch.set_num_threads(os.cpu_count() or 1)
     meta = json.load(open(os.path.join(a.ckpt, "segmenter.json")))
-    cfg = SegmenterConfig(input_size=meta["config"]["input_size"], channels=tuple(meta["config"]["channels"]))
+    cfg = read_segmenter_config(a.ckpt, SegmenterConfig(input_size=meta["config"]["input_size"]))
     seg = Segmenter(cfg)
     seg.load_state_dict({k: v.float() if v.dtype.is_floating_point else v
                          for k, v in load_split(a.ckpt, "segmenter").items()})

@@ -69,7 +69,7 @@ def test_wide_fresh_run_records_exports_and_refuses_mismatches(tmp_path):
     run = str(tmp_path / "wide")
     segmenter.main(common + ["--out", run, "--max-steps", "1", "--channels", ",".join(map(str, WIDE))])
     meta = json.load(open(f"{run}/segmenter.json"))
-    assert meta["config"] == {"input_size": 128, "channels": list(WIDE)}
+    assert meta["config"] == {"input_size": 128, "channels": list(WIDE), "context_layers": 0, "context_heads": 4}
     assert torch.load(f"{run}/ckpt/state.pt")["config"]["channels"] == WIDE
     assert channels_of_tensors(load_split(f"{run}/weights", "segmenter")) == WIDE
 

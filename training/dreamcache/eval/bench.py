@@ -26,7 +26,7 @@ from typing import Dict, List, Optional, Tuple
 import torch
 
 from ..adapter_width import read_adapter_width
-from ..segmenter_channels import read_channels
+from ..segmenter_channels import read_segmenter_config
 from ..export import build_models, load_trained
 from ..models import is_adapter_param, set_attention_backend
 from ..models.config import PRESETS
@@ -100,7 +100,7 @@ class Models:
         self.cfg = PRESETS[a.preset](tok.vocab_size)
         # the adapters that will be used decide the width: --adapters' (adapters.json or tensors)
         self.cfg.unet.adapter_width = read_adapter_width(a.adapters or a.weights)
-        self.cfg.segmenter.channels = read_channels(a.weights, self.cfg.segmenter.input_size)
+        self.cfg.segmenter = read_segmenter_config(a.weights, self.cfg.segmenter)
         self.unet, self.vae, self.te, self.seg = build_models(self.cfg)
         load_trained(a.weights, self.cfg, self.unet, self.vae, self.te, self.seg, load_adapters=not a.adapters)
         if a.adapters:

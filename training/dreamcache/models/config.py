@@ -74,6 +74,8 @@ class TextEncoderConfig:
 class SegmenterConfig:
     input_size: int = 128
     channels: Tuple[int, ...] = (16, 32, 64, 96)
+    context_layers: int = 0          # self-attention blocks at the bottleneck (models/segmenter.py)
+    context_heads: int = 4
 
     def to_dict(self):
         return asdict(self)

@@ -18,8 +18,9 @@ import torch.nn.functional as F
 from ..data.captions import SCENES
 from ..models import Segmenter
 from ..models.config import PRESETS, SegmenterConfig
-from ..segmenter_channels import (Channels, SegmenterChannelsError, channels_of_tensors, check_channels,
-                                  parse_channels, read_channels, validate_channels)
+from ..segmenter_channels import (Channels, SegmenterChannelsError, channels_of_tensors, check_channels, check_context,
+                                  context_of_tensors, parse_channels, read_channels, read_segmenter_config,
+                                  validate_channels)
 from .common import (EMA, Checkpoint, Dist, Log, StepLoop, TimeBox, autocast, cycle_lr, load_split, save_split,
                      seeded_generator, setup_fast_math)
 from .data import add_data_args, add_run_args, make_generator
@@ -76,6 +77,29 @@ def run_channels(requested: Optional[Channels], preset: SegmenterConfig, ck: Che
     return preset.channels if requested is None else requested
 
 
+def run_context(requested: Optional[int], ck: Checkpoint, init_from) -> int:
+    """Context blocks to build: a resumed checkpoint's, else --init-from's plus any the flag adds
+    (new blocks start as the identity), else the flag's (default none)."""
+    if ck.exists():
+        state = torch.load(ck.path, map_location="cpu")
+        found = int(state["config"].get("context_layers", 0)) if "config" in state else context_of_tensors(state["model"])
+        return check_context(requested, found, f"the run's checkpoint {ck.path}", grow=False)
+    if init_from:
+        found = context_of_tensors(load_split(init_from, "segmenter"), f"--init-from {init_from}")
+        return check_context(requested, found, f"--init-from {init_from}", grow=True)
+    return requested or 0
+
+
+def load_init(seg: "Segmenter", init_from: str) -> None:
+    """--init-from weights into seg; only context blocks the weights lack may stay as built (the
+    identity), anything else missing or left over is refused."""
+    state = {k: v.float() if v.dtype.is_floating_point else v for k, v in load_split(init_from, "segmenter").items()}
+    missing, unexpected = seg.load_state_dict(state, strict=False)
+    if unexpected or any(not k.startswith("context.") for k in missing):
+        raise SegmenterChannelsError(f"--init-from {init_from}: weights do not fit the segmenter "
+                                     f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_args(ap)
@@ -91,7 +115,12 @@ def main(argv=None):
     ap.add_argument("--channels", default=None,
                     help="comma-separated widths per level, e.g. 24,48,96,144, fresh runs only (default the "
                          "preset's; a resumed checkpoint or --init-from weights fix them)")
+    ap.add_argument("--context-layers", type=int, default=None,
+                    help="self-attention blocks at the bottleneck (models/segmenter.py ContextBlock); with "
+                         "--init-from weights that have fewer, the new blocks start as the identity")
     a = ap.parse_args(argv)
+    if a.context_layers is not None and a.context_layers < 0:
+        ap.error("--context-layers must be 0 or more")
     preset = PRESETS[a.preset](4096).segmenter
     try:
         requested = validate_channels(parse_channels(a.channels), preset.input_size) if a.channels else None
@@ -101,22 +130,28 @@ def main(argv=None):
     d = Dist()
     box = TimeBox(a.minutes)
     ck = Checkpoint(os.path.join(a.out, "ckpt"))
-    cfg = replace(preset, channels=run_channels(requested, preset, ck, a.init_from))
+    cfg = replace(preset, channels=run_channels(requested, preset, ck, a.init_from),
+                  context_layers=run_context(a.context_layers, ck, a.init_from))
+    if ck.exists():      # heads leave no trace in tensor shapes: the checkpoint's record
+        cfg = replace(cfg, context_heads=int(torch.load(ck.path, map_location="cpu").get("config", {}).get(
+            "context_heads", cfg.context_heads)))
+    elif a.init_from:
+        cfg = replace(cfg, context_heads=read_segmenter_config(a.init_from, cfg).context_heads)
     gen = make_generator(a, d.device, "train")
     train_scenes, heldout_scenes = gen.scene_split() if hasattr(gen, "scene_split") else (None, None)
     torch.manual_seed(a.seed)
     seg = Segmenter(cfg).to(d.device)
     if not ck.exists() and a.init_from:
         # fp16/bf16 parts → float; a resumed run's checkpoint wins over the init weights
-        seg.load_state_dict({k: v.float() if v.dtype.is_floating_point else v
-                             for k, v in load_split(a.init_from, "segmenter").items()})
+        load_init(seg, a.init_from)
     ema = EMA(seg, 0.998)
     opt = torch.optim.AdamW(seg.parameters(), lr=a.lr, weight_decay=1e-4)
     step = ck.resume(d.device, seg, opt, ema)
     model = d.wrap(seg)
     log = Log(a.out, d.main)
     log.write(event="start", step=step, world=d.world, params=sum(p.numel() for p in seg.parameters()),
-              init_from=a.init_from, distractors=a.distractors, mix_scenes=a.mix_scenes, channels=list(cfg.channels))
+              init_from=a.init_from, distractors=a.distractors, mix_scenes=a.mix_scenes, channels=list(cfg.channels),
+              context_layers=cfg.context_layers)
     loop = StepLoop(d, box, log, ck, a.max_steps, a.log_every, a.ckpt_every_min)
     while True:
         g = seeded_generator(a.seed, d.rank, step, d.device)
