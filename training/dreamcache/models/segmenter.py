@@ -18,8 +18,9 @@ class ContextBlock(nn.Module):
     """Self-attention over every bottleneck position, then a 1×1-conv feed-forward, both residual.
     The convolutions relate a pixel only to its neighbourhood (GroupNorm adds global statistics, not
     relations), too little to tell a subject from a large object-like background shape (held-out
-    mountains and tiles); attention lets each position compare itself with the whole image. Both output convolutions start at zero, so blocks added
-    to a trained segmenter start out as the identity (trainer --context-layers)."""
+    mountains and tiles); attention lets each position compare itself with the whole image. Both
+    output convolutions start at zero, so blocks added to a trained segmenter start out as the
+    identity (trainer --context-layers)."""
 
     def __init__(self, channels: int, heads: int):
         super().__init__()

@@ -10,7 +10,7 @@ import argparse
 import json
 import os
 from dataclasses import replace
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -77,17 +77,20 @@ def run_channels(requested: Optional[Channels], preset: SegmenterConfig, ck: Che
     return preset.channels if requested is None else requested
 
 
-def run_context(requested: Optional[int], ck: Checkpoint, init_from) -> int:
-    """Context blocks to build: a resumed checkpoint's, else --init-from's plus any the flag adds
-    (new blocks start as the identity), else the flag's (default none)."""
+def run_context(requested: Optional[int], preset: SegmenterConfig, ck: Checkpoint, init_from) -> Tuple[int, int]:
+    """(context blocks, heads) to build: a resumed checkpoint's, else --init-from's plus any blocks the
+    flag adds (new blocks start as the identity), else the flag's (default none) at the preset's heads.
+    Heads leave no trace in tensor shapes, so they come from the recorded configs."""
     if ck.exists():
         state = torch.load(ck.path, map_location="cpu")
-        found = int(state["config"].get("context_layers", 0)) if "config" in state else context_of_tensors(state["model"])
-        return check_context(requested, found, f"the run's checkpoint {ck.path}", grow=False)
+        rec = state.get("config", {})
+        found = int(rec["context_layers"]) if "context_layers" in rec else context_of_tensors(state["model"])
+        return (check_context(requested, found, f"the run's checkpoint {ck.path}", grow=False),
+                int(rec.get("context_heads", preset.context_heads)))
     if init_from:
-        found = context_of_tensors(load_split(init_from, "segmenter"), f"--init-from {init_from}")
-        return check_context(requested, found, f"--init-from {init_from}", grow=True)
-    return requested or 0
+        init = read_segmenter_config(init_from, preset)
+        return check_context(requested, init.context_layers, f"--init-from {init_from}", grow=True), init.context_heads
+    return requested or 0, preset.context_heads
 
 
 def load_init(seg: "Segmenter", init_from: str) -> None:
@@ -130,13 +133,9 @@ def main(argv=None):
     d = Dist()
     box = TimeBox(a.minutes)
     ck = Checkpoint(os.path.join(a.out, "ckpt"))
-    cfg = replace(preset, channels=run_channels(requested, preset, ck, a.init_from),
-                  context_layers=run_context(a.context_layers, ck, a.init_from))
-    if ck.exists():      # heads leave no trace in tensor shapes: the checkpoint's record
-        cfg = replace(cfg, context_heads=int(torch.load(ck.path, map_location="cpu").get("config", {}).get(
-            "context_heads", cfg.context_heads)))
-    elif a.init_from:
-        cfg = replace(cfg, context_heads=read_segmenter_config(a.init_from, cfg).context_heads)
+    layers, heads = run_context(a.context_layers, preset, ck, a.init_from)
+    cfg = replace(preset, channels=run_channels(requested, preset, ck, a.init_from), context_layers=layers,
+                  context_heads=heads)
     gen = make_generator(a, d.device, "train")
     train_scenes, heldout_scenes = gen.scene_split() if hasattr(gen, "scene_split") else (None, None)
     torch.manual_seed(a.seed)
