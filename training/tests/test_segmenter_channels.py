@@ -61,11 +61,16 @@ def write_dev_tiny_weights(folder: str, seg_weights: str) -> None:
         shutil.copy(os.path.join(seg_weights, f), folder)
 
 
-def test_wide_fresh_run_records_exports_and_refuses_mismatches(tmp_path):
+def tiny_trainer_args() -> list:
+    """Segmenter trainer arguments for one-step CPU runs on dev-tiny; skips without the subject art."""
     if not os.path.isdir(WEBP):
         pytest.skip("subject art not installed (npm install brings @lobehub/fluent-emoji-3d)")
-    common = ["--webp", WEBP, "--preset", "dev-tiny", "--log-every", "1", "--batch", "4", "--eval-batches", "1",
-              "--size", "64", "--distractors", "0"]
+    return ["--webp", WEBP, "--preset", "dev-tiny", "--log-every", "1", "--batch", "4", "--eval-batches", "1",
+            "--size", "64", "--distractors", "0"]
+
+
+def test_wide_fresh_run_records_exports_and_refuses_mismatches(tmp_path):
+    common = tiny_trainer_args()
     run = str(tmp_path / "wide")
     segmenter.main(common + ["--out", run, "--max-steps", "1", "--channels", ",".join(map(str, WIDE))])
     meta = json.load(open(f"{run}/segmenter.json"))

@@ -2,7 +2,6 @@
 start as the identity, learn, are recorded and resumed, refused when they disagree, and export to a
 segmenter.onnx that onnxruntime-web runs like PyTorch. CPU, seconds."""
 import json
-import os
 
 import numpy as np
 import pytest
@@ -16,7 +15,7 @@ from dreamcache.segmenter_channels import SegmenterChannelsError, context_of_ten
 from dreamcache.train import segmenter
 from dreamcache.train.common import load_split, save_split
 from test_export import run_ort
-from test_segmenter_channels import TOKENIZER, WEBP, write_dev_tiny_weights
+from test_segmenter_channels import TOKENIZER, tiny_trainer_args, write_dev_tiny_weights
 
 DEV = dict(input_size=128, channels=(8, 16, 32))    # dev-tiny's segmenter
 
@@ -48,10 +47,7 @@ def test_new_blocks_start_as_identity_then_learn():
 
 
 def test_trainer_grows_records_resumes_refuses_and_exports(tmp_path):
-    if not os.path.isdir(WEBP):
-        pytest.skip("subject art not installed (npm install brings @lobehub/fluent-emoji-3d)")
-    common = ["--webp", WEBP, "--preset", "dev-tiny", "--log-every", "1", "--batch", "4", "--eval-batches", "1",
-              "--size", "64", "--distractors", "0"]
+    common = tiny_trainer_args()
     plain = str(tmp_path / "plain")
     segmenter.main(common + ["--out", plain, "--max-steps", "1"])
     assert context_of_tensors(load_split(f"{plain}/weights", "segmenter")) == 0
