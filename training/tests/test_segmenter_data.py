@@ -119,3 +119,39 @@ def test_scene_mixing_changes_backgrounds_only_and_paints_allowed_scenes(gen, mo
     assert torch.equal(again, img), "deterministic per seed"
     none, _ = gen.segmenter_batch(16, torch.Generator().manual_seed(5), train, distractors=0.4, mix=0.0)
     assert torch.equal(none, plain_img), "mix 0 gives exactly the earlier batches"
+
+
+def test_hue_turn_keeps_greys_and_turns_colours_a_full_circle():
+    from dreamcache.data.scene_style import hue_turn
+    img = torch.tensor([[0.5, 0.5, 0.5], [0.9, 0.1, 0.1]]).view(2, 3, 1, 1)
+    same = hue_turn(img, torch.tensor([1.0, 2 * 3.141592653589793]))
+    assert torch.allclose(same, img, atol=1e-5), "grey stays grey; a full turn is the identity"
+    third = hue_turn(img[1:], torch.tensor([2 * 3.141592653589793 / 3]))
+    assert torch.allclose(third.flatten(), torch.tensor([0.1, 0.9, 0.1]), atol=1e-5), "a third of a turn: red -> green"
+
+
+def test_zoom_flip_magnifies_within_the_image():
+    from dreamcache.data.scene_style import zoom_flip
+    y = torch.linspace(0, 1, SIZE).view(1, 1, SIZE, 1).expand(6, 3, SIZE, SIZE)
+    out = zoom_flip(rng(3), y.contiguous())
+    assert out.shape == y.shape and out.min() >= 0 and out.max() <= 1
+    span = out[:, 0, :, 0].amax(1) - out[:, 0, :, 0].amin(1)
+    assert (span <= 1.0 + 1e-5).all() and (span >= 1 / 2.5 - 0.05).all(), "a window of 1/zoom of the image"
+
+
+def test_background_style_changes_backgrounds_only_and_is_seeded(gen):
+    train, _ = gen.scene_split()
+    plain_img, plain_mask = gen.segmenter_batch(16, torch.Generator().manual_seed(9), train, distractors=0.4, mix=0.5)
+    img, mask = gen.segmenter_batch(16, torch.Generator().manual_seed(9), train, distractors=0.4, mix=0.5, style=1.0)
+    assert torch.equal(mask, plain_mask), "same subjects and masks with or without restyling"
+    bg = (plain_mask < 0.01).float()
+    fg = (plain_mask > 0.99).float()
+    d = (img - plain_img).abs().amax(1, keepdim=True)
+    bg_changed = (d * bg).flatten(1).sum(1) / bg.flatten(1).sum(1).clamp_min(1)
+    assert (bg_changed > 0.05).float().mean() > 0.5, "most backgrounds restyled"
+    # subjects are composited after restyling: inside them only the shared noise/JPEG differ
+    fg_changed = (d * fg).flatten(1).sum(1) / fg.flatten(1).sum(1).clamp_min(1)
+    assert fg_changed.mean() < bg_changed.mean() / 3
+    again, _ = gen.segmenter_batch(16, torch.Generator().manual_seed(9), train, distractors=0.4, mix=0.5, style=1.0)
+    assert torch.equal(again, img), "deterministic per seed"
+    assert img.min() >= 0 and img.max() <= 1

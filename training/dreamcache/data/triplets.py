@@ -199,7 +199,8 @@ class TripletGenerator:
 
     def segmenter_batch(self, batch_size: int, generator: torch.Generator,
                         scenes: Optional[Sequence[int]] = None,
-                        distractors: float = 0.0, mix: float = 0.0) -> Tuple[torch.Tensor, torch.Tensor]:
+                        distractors: float = 0.0, mix: float = 0.0,
+                        style: float = 0.0) -> Tuple[torch.Tensor, torch.Tensor]:
         """(image [B,3,S,S] in [0,1] with noise, blur and JPEG-like blocks, mask [B,1,S,S] of
         every subject in it). `scenes` restricts the backgrounds to those scene ids.
         `distractors` is the share of images whose background gets generic unmasked shapes,
@@ -207,7 +208,9 @@ class TripletGenerator:
         mask is untouched; they draw from a forked generator, so a seed gives the same subjects
         and masks at any `distractors` (and at 0 exactly the batches of earlier versions).
         `mix` is the share of backgrounds that show a second allowed scene in part of the image
-        (data/scene_mix.py), drawn from another forked generator the same way."""
+        (data/scene_mix.py), drawn from another forked generator the same way. `style` is the share of
+        (possibly mixed) scene backgrounds zoomed into, flipped and recoloured (data/scene_style.py),
+        from a third forked generator."""
         B, S, N, dev = batch_size, self.size, len(self.bank), self.device
         r = Rng(generator, dev)
         if scenes is None:
@@ -223,6 +226,11 @@ class TripletGenerator:
             # child stream would do; this one is what segmenter v3 trained on)
             rm = Rng(fork_generator(fork_generator(generator)), dev)
             img = mix_scenes(rm, img, mix, range(N_SCENES) if scenes is None else scenes)
+        if style > 0:
+            from .distractors import fork_generator
+            from .scene_style import restyle_scenes
+            rs = Rng(fork_generator(fork_generator(fork_generator(generator))), dev)
+            img = restyle_scenes(rs, img, style)
         plain = r.bernoulli(0.15, (B,)).view(B, 1, 1, 1)
         img = torch.where(plain, r.uniform((B, 1, 1, 1), 0.85, 1.0).expand_as(img), img)
         if distractors > 0:
