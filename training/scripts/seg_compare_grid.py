@@ -64,7 +64,8 @@ def main(argv=None):
                                   + [error_tile(p[i], truth[i]) for p in preds], 2))
     grid = torch.cat(rows, 1).permute(1, 2, 0).clamp(0, 1).numpy()
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-    Image.fromarray((grid * 255).astype(np.uint8)).save(a.out, optimize=True)
+    # 256 colours: the docs keep the grid small in git history
+    Image.fromarray((grid * 255).astype(np.uint8)).quantize(256).save(a.out, optimize=True)
     print("wrote", a.out)
 
 

@@ -6,7 +6,8 @@
 Protocol: (a) validation = training subjects × training scenes at --val-seed (not the trainer's 777),
 the only numbers a variant may be chosen by; (b) held-out subjects × held-out scenes at seed 777,
 batches of 64, as train/segmenter.py's evaluate_iou, overall and per held-out scene. Every variant is
-scored on the same images, so the differences are paired.
+scored on the same images, so the differences are paired. --cross adds (c) training subjects × held-out
+scenes and held-out subjects × training scenes at seed 777: which of the two unseen things costs the IoU.
 """
 import argparse
 import json
@@ -77,6 +78,8 @@ def main(argv=None):
     ap.add_argument("--heldout-seed", type=int, default=777)
     ap.add_argument("--validation-only", action="store_true",
                     help="score only training subjects × training scenes (what a variant is chosen on)")
+    ap.add_argument("--cross", action="store_true",
+                    help="also score training subjects × held-out scenes and held-out subjects × training scenes")
     ap.add_argument("--out", default=None, help="JSON file for the results")
     a = ap.parse_args(argv)
     torch.set_num_threads(os.cpu_count() or 1)
@@ -104,6 +107,11 @@ def main(argv=None):
         res["heldout_per_scene"] = {SCENES[s].name: score(seg, held, [s], a.heldout_seed, a.batches, a.batch)
                                     for s in heldout_scenes}
         print("per scene", json.dumps(res["heldout_per_scene"]), f"{time.time() - t0:.0f}s", flush=True)
+        if a.cross:
+            res["train_subjects_heldout_scenes"] = score(seg, gen, heldout_scenes, a.heldout_seed, a.batches, a.batch)
+            res["heldout_subjects_train_scenes"] = score(seg, held, train_scenes, a.heldout_seed, a.batches, a.batch)
+            print("cross", json.dumps({k: res[k] for k in ("train_subjects_heldout_scenes",
+                                                              "heldout_subjects_train_scenes")}), flush=True)
     if a.out:
         os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
         json.dump(res, open(a.out, "w"), indent=1)

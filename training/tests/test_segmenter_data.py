@@ -80,13 +80,16 @@ def test_segmenter_fine_tunes_from_init_weights(tmp_path):
     init = f"{tmp_path}/a/weights"
     # lr 0: three steps from the init weights must leave them (and their EMA) where they were
     segmenter.main(common + ["--out", f"{tmp_path}/b", "--max-steps", "3", "--lr", "0", "--init-from", init,
-                             "--distractors", "0.5"])
+                             "--distractors", "0.5", "--bg-style", "0.5"])
     a, b = load_split(init, "segmenter"), load_split(f"{tmp_path}/b/weights", "segmenter")
     assert a.keys() == b.keys()
     for k in a:
         assert torch.allclose(a[k].float(), b[k].float(), atol=1e-5), k
     meta = json.load(open(f"{tmp_path}/b/segmenter.json"))
-    assert meta["step"] == 3 and meta["init_from"] == init and meta["distractors"] == 0.5
+    assert meta["step"] == 3 and meta["init_from"] == init and meta["distractors"] == 0.5 and meta["bg_style"] == 0.5
+    with pytest.raises(SystemExit):  # a share outside [0, 1] is refused before anything runs
+        segmenter.main(common + ["--out", f"{tmp_path}/c", "--bg-style", "80"])
+    assert not os.path.exists(f"{tmp_path}/c")
     per = meta["iou_heldout_per_scene"]
     assert sorted(per) == sorted(TripletGenerator.segmenter_heldout_scenes)
     assert all(0 <= v <= 1 for v in per.values())

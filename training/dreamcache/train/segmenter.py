@@ -129,6 +129,9 @@ def main(argv=None):
     a = ap.parse_args(argv)
     if a.context_layers is not None and a.context_layers < 0:
         ap.error("--context-layers must be 0 or more")
+    for flag, share in (("--distractors", a.distractors), ("--mix-scenes", a.mix_scenes), ("--bg-style", a.bg_style)):
+        if not 0.0 <= share <= 1.0:
+            ap.error(f"{flag} is a share of training images: give a number from 0 to 1, not {share}")
     preset = PRESETS[a.preset](4096).segmenter
     try:
         requested = validate_channels(parse_channels(a.channels), preset.input_size) if a.channels else None
