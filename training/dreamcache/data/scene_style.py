@@ -2,9 +2,9 @@
 (also upside down) and recoloured, BEFORE any subject is composited, so the mask is untouched.
 
 Why: the segmenter's held-out errors are background structures of unseen scenes taken for the
-subject (GPU runs 20-22: training subjects on held-out scenes score 0.87, held-out subjects on
-training scenes 0.94). The 20 training scenes show their elements at one size, one way up and in
-one palette; zooming makes a tree line or a building a large shape, flipping turns horizons and
+subject (segmenter v4, scripts/seg_post_eval.py --cross: training subjects on held-out scenes score
+0.87, held-out subjects on training scenes 0.95). The 24 training scenes show their elements at one
+size, one way up and in one palette; zooming makes a tree line or a building a large shape, flipping turns horizons and
 ridges around, and a hue turn / inversion of the background alone (the trainer's `recolor` turns
 subject and background together) breaks "this palette is background". Nothing here imitates a
 particular held-out scene. All draws come from one Rng, batched on its device.
@@ -39,8 +39,8 @@ def zoom_flip(r: Rng, img: torch.Tensor) -> torch.Tensor:
 
 
 def hue_turn(img: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
-    """Rotate colours about the grey axis by angle [n] (radians): luminance-neutral-ish hue turn
-    that keeps greys grey. Rodrigues' rotation with the unit axis (1,1,1)/√3."""
+    """Rotate colours about the grey axis by angle [n] (radians): a hue turn that keeps each
+    pixel's channel mean, so greys stay grey. Rodrigues' rotation with the unit axis (1,1,1)/√3."""
     c, s = torch.cos(angle).view(-1, 1, 1), torch.sin(angle).view(-1, 1, 1)
     k = torch.tensor([[0.0, -1.0, 1.0], [1.0, 0.0, -1.0], [-1.0, 1.0, 0.0]], device=img.device) / math.sqrt(3)
     eye = torch.eye(3, device=img.device)
