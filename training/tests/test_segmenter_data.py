@@ -1,6 +1,7 @@
 """Segmenter training data with generic background distractors, and the fine-tuning entry point
 (--init-from, --distractors, per-held-out-scene IoU in segmenter.json). CPU, seconds."""
 import json
+import math
 import os
 
 import pytest
@@ -127,9 +128,9 @@ def test_scene_mixing_changes_backgrounds_only_and_paints_allowed_scenes(gen, mo
 def test_hue_turn_keeps_greys_and_turns_colours_a_full_circle():
     from dreamcache.data.scene_style import hue_turn
     img = torch.tensor([[0.5, 0.5, 0.5], [0.9, 0.1, 0.1]]).view(2, 3, 1, 1)
-    same = hue_turn(img, torch.tensor([1.0, 2 * 3.141592653589793]))
+    same = hue_turn(img, torch.tensor([1.0, 2 * math.pi]))
     assert torch.allclose(same, img, atol=1e-5), "grey stays grey; a full turn is the identity"
-    third = hue_turn(img[1:], torch.tensor([2 * 3.141592653589793 / 3]))
+    third = hue_turn(img[1:], torch.tensor([2 * math.pi / 3]))
     assert torch.allclose(third.flatten(), torch.tensor([0.1, 0.9, 0.1]), atol=1e-5), "a third of a turn: red -> green"
 
 

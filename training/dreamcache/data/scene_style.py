@@ -4,9 +4,9 @@
 Why: the segmenter's held-out errors are background structures of unseen scenes taken for the
 subject (segmenter v4, scripts/seg_post_eval.py --cross: training subjects on held-out scenes score
 0.87, held-out subjects on training scenes 0.95). The 24 training scenes show their elements at one
-size, one way up and in one palette; zooming makes a tree line or a building a large shape, flipping turns horizons and
-ridges around, and a hue turn / inversion of the background alone (the trainer's `recolor` turns
-subject and background together) breaks "this palette is background". Nothing here imitates a
+size, one way up and in one palette; zooming makes a tree line or a building a large shape,
+flipping turns horizons and ridges around, and a hue turn / inversion of the background alone (the
+trainer's `recolor` turns subject and background together) breaks "this palette is background". Nothing here imitates a
 particular held-out scene. All draws come from one Rng, batched on its device.
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .imageops import saturate
 from .rng import Rng
 
 MAX_ZOOM = 2.5
@@ -58,8 +59,7 @@ def restyle_scenes(r: Rng, img: torch.Tensor, p: float) -> torch.Tensor:
     k = chosen.numel()
     x = zoom_flip(r, img[chosen])
     x = hue_turn(x, r.uniform((k,), 0.0, 2 * math.pi))
-    grey = x.mean(1, keepdim=True)
-    x = (grey + (x - grey) * r.uniform((k, 1, 1, 1), 0.5, 1.5)).clamp(0, 1)
+    x = saturate(x, r.uniform((k, 1, 1, 1), 0.5, 1.5))
     x = torch.where(r.bernoulli(0.2, (k, 1, 1, 1)), 1 - x, x)
     out = img.clone()
     out[chosen] = x
