@@ -7,7 +7,7 @@ import argparse
 import json
 import os
 import shutil
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import torch
 from torch import nn
@@ -17,7 +17,7 @@ from .adapter_width import read_adapter_width
 from .models import AutoencoderKL, CLIPTextModel, PackConfig, Segmenter, UNet, is_adapter_param
 from .models.config import PRESETS
 from .models.vae import ScaledDecoder, ScaledEncoder
-from .onnx_export import export_graph, store_weights_fp16
+from .onnx_export import export_graph, store_weights_fp16, store_weights_int8
 from .segmenter_channels import read_segmenter_config
 from .train.common import load_split
 
@@ -68,8 +68,12 @@ def export_unet(unet: UNet, cfg: PackConfig, path: str, tokens: int) -> List[dic
 
 def export_pack(out_dir: str, cfg: PackConfig, unet: UNet, vae: AutoencoderKL, text_encoder: CLIPTextModel,
                 segmenter: Segmenter, tokenizer_json: str, meta: Dict, fp16_storage: bool = False,
-                scheduler: Optional[Dict] = None) -> Dict:
-    """Writes every graph, tokenizer.json and manifest.json; returns the manifest."""
+                scheduler: Optional[Dict] = None, int8_roles: Sequence[str] = ()) -> Dict:
+    """Writes every graph, tokenizer.json and manifest.json; returns the manifest. Graphs named in
+    int8_roles keep their convolution and matrix-product weights as int8 (store_weights_int8)."""
+    unknown = sorted(set(int8_roles) - set(pack_check.ROLES))
+    if unknown:  # before the folder is emptied
+        raise ValueError(f"int8 storage: no graph role {', '.join(unknown)} (roles: {', '.join(pack_check.ROLES)})")
     os.makedirs(out_dir, exist_ok=True)
     for f in os.listdir(out_dir):
         os.remove(os.path.join(out_dir, f))
@@ -92,6 +96,9 @@ def export_pack(out_dir: str, cfg: PackConfig, unet: UNet, vae: AutoencoderKL, t
                  ["image"], ["mask"], {})
     layers = export_unet(unet, cfg, p("unet.onnx"), max_len)
     graphs = {k: {"fp32": f"{k}.onnx"} for k in ["text_encoder", "vae_encoder", "vae_decoder", "unet", "segmenter"]}
+    for role, g in graphs.items():
+        if role in int8_roles:
+            store_weights_int8(p(g["fp32"]))
     if fp16_storage:
         for g in graphs.values():
             store_weights_fp16(p(g["fp32"]))
@@ -117,6 +124,7 @@ def export_pack(out_dir: str, cfg: PackConfig, unet: UNet, vae: AutoencoderKL, t
         "guidance": {"textScale": meta.get("textScale", 7.5), "imageScale": meta.get("imageScale", 1.0)},
         "segmenter": {"inputSize": rs},
         "weightStorage": "float16" if fp16_storage else "float32",
+        **({"int8Weights": [r for r in graphs if r in int8_roles]} if int8_roles else {}),
         "graphs": graphs,
     }
     manifest["files"] = pack_check.file_entries(out_dir)
@@ -191,6 +199,9 @@ def main(argv=None):
     ap.add_argument("--version", default="0.1.0")
     ap.add_argument("--description", default="")
     ap.add_argument("--fp16-storage", action="store_true")
+    ap.add_argument("--int8-storage", default="",
+                    help="comma-separated graph roles (e.g. segmenter) whose convolution and matrix-product "
+                         "weights are stored as int8 with a scale per output channel (a quarter of float32)")
     ap.add_argument("--text-scale", type=float, default=7.5, help="the pack's default text guidance sT")
     ap.add_argument("--image-scale", type=float, default=1.0,
                     help="the pack's default image guidance sI (the benchmark's chosen operating point)")
@@ -215,7 +226,12 @@ def main(argv=None):
     meta = {"name": a.name or a.preset, "version": a.version, "trained": trained,
             "textScale": a.text_scale, "imageScale": a.image_scale,
             "description": a.description or ("Random weights for development: images are noise." if not trained else "")}
-    m = export_pack(a.out, cfg, unet, vae, te, seg, a.tokenizer, meta, fp16_storage=a.fp16_storage)
+    int8_roles = [r for r in a.int8_storage.replace(" ", "").split(",") if r]
+    try:
+        m = export_pack(a.out, cfg, unet, vae, te, seg, a.tokenizer, meta, fp16_storage=a.fp16_storage,
+                        int8_roles=int8_roles)
+    except ValueError as e:
+        ap.error(str(e))
     errors = pack_check.check_pack(a.out)
     if errors:
         raise SystemExit("pack check failed:\n" + "\n".join(errors))

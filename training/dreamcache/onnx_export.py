@@ -8,6 +8,8 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 OPSET = 17
+FP16_MIN_ELEMENTS = 16      # smaller float initializers stay float32 under float16 storage
+INT8_MIN_ELEMENTS = 1024    # smaller weights stay as they are under int8 storage
 
 
 def export_graph(module: torch.nn.Module, args: tuple, path: str, input_names: List[str],
@@ -23,15 +25,18 @@ def export_graph(module: torch.nn.Module, args: tuple, path: str, input_names: L
         torch.onnx.export(module, args, path, **kwargs)
 
 
-def store_weights_fp16(path: str, min_elements: int = 16) -> None:
+def store_weights_fp16(path: str, min_elements: int = FP16_MIN_ELEMENTS) -> None:
     """Keep float initializers as float16 plus a Cast back to float32: half the bytes on disk,
     float32 arithmetic at run time (onnxruntime folds the casts when the session is created)."""
     model = onnx.load(path)
     g = model.graph
+    # int8 weights' scales (store_weights_int8) stay float32: DequantizeLinear reads them as they are
+    scales = {n.input[1] for n in g.node if n.op_type == "DequantizeLinear"}
     casts = []
     keep = []
     for init in g.initializer:
-        if init.data_type == TensorProto.FLOAT and int(np.prod(init.dims)) >= min_elements:
+        if (init.data_type == TensorProto.FLOAT and int(np.prod(init.dims)) >= min_elements
+                and init.name not in scales):
             arr = numpy_helper.to_array(init).astype(np.float16)
             half = numpy_helper.from_array(arr, init.name + "__fp16")
             keep.append(half)
@@ -45,6 +50,89 @@ def store_weights_fp16(path: str, min_elements: int = 16) -> None:
     del g.node[:]
     g.node.extend(casts + nodes)
     onnx.save(model, path)
+
+
+# Weight operand index and per-output-channel axis of the ops whose weights int8 storage takes.
+_INT8_WEIGHT_AXIS = {"Conv": (1, 0), "ConvTranspose": (1, 1), "MatMul": (1, -1)}
+
+
+def quantize_int8(w: np.ndarray, axis: int):
+    """(int8 values, float32 scale per index of `axis`), symmetric: w ≈ q * scale along axis.
+    The exporter stores exactly these; evaluations use dequantize_int8 to score what the app runs."""
+    w = np.asarray(w, dtype=np.float32)
+    reduce = tuple(d for d in range(w.ndim) if d != axis)
+    scale = np.abs(w).max(axis=reduce) / 127.0
+    scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
+    q = np.clip(np.rint(w / _along(scale, axis, w.ndim)), -127, 127).astype(np.int8)
+    return q, scale
+
+
+def dequantize_int8(q: np.ndarray, scale: np.ndarray, axis: int) -> np.ndarray:
+    """What DequantizeLinear computes from quantize_int8's output (zero point 0), in float32."""
+    return q.astype(np.float32) * _along(scale, axis, q.ndim)
+
+
+def _along(v: np.ndarray, axis: int, ndim: int) -> np.ndarray:
+    shape = [1] * ndim
+    shape[axis] = -1
+    return v.reshape(shape)
+
+
+def store_weights_int8(path: str, min_elements: int = INT8_MIN_ELEMENTS) -> List[str]:
+    """Keep the weights of convolutions and matrix products as int8 with one float32 scale per
+    output channel (symmetric, zero point 0) plus a DequantizeLinear back to float32: a quarter of
+    the bytes, float32 arithmetic. Only initializers used by exactly one such op as its weight are
+    taken; biases, norms and anything shared keep their storage. Returns the names taken.
+    Why per output channel: one scale per filter keeps a filter with small weights from being
+    rounded to zero by a neighbour's large ones (the usual weight-only recipe)."""
+    model = onnx.load(path)
+    g = model.graph
+    users: Dict[str, List[tuple]] = {}
+    for node in g.node:
+        for i, name in enumerate(node.input):
+            users.setdefault(name, []).append((node.op_type, i))
+    deq, keep, taken = [], [], []
+    for init in g.initializer:
+        use = users.get(init.name, [])
+        rule = _INT8_WEIGHT_AXIS.get(use[0][0]) if len(use) == 1 else None
+        if (init.data_type != TensorProto.FLOAT or int(np.prod(init.dims)) < min_elements or rule is None
+                or use[0][1] != rule[0] or len(init.dims) < 2):
+            keep.append(init)
+            continue
+        w = numpy_helper.to_array(init)
+        axis = rule[1] % w.ndim
+        q, scale = quantize_int8(w, axis)
+        qi = numpy_helper.from_array(q, init.name + "__int8")
+        si = numpy_helper.from_array(scale, init.name + "__scale")
+        zi = numpy_helper.from_array(np.zeros_like(scale, dtype=np.int8), init.name + "__zero")
+        keep += [qi, si, zi]
+        deq.append(helper.make_node("DequantizeLinear", [qi.name, si.name, zi.name], [init.name], axis=axis,
+                                    name=init.name + "__dequantize"))
+        taken.append(init.name)
+    del g.initializer[:]
+    g.initializer.extend(keep)
+    nodes = list(g.node)
+    del g.node[:]
+    g.node.extend(deq + nodes)
+    onnx.save(model, path)
+    return taken
+
+
+def conv_state_as_stored(state: Dict[str, torch.Tensor], fp16: bool, int8: bool) -> Dict[str, torch.Tensor]:
+    """A convolution-only net's float32 weights rounded the way the pack stores them (int8 first,
+    then float16 for the rest, as export_pack applies them), so PyTorch can score what the app runs.
+    Assumes every float tensor of 2+ dimensions is a Conv weight (output channels first) — true for
+    the segmenter, whose only other weights are GroupNorm and bias vectors."""
+    out = {}
+    for k, v in state.items():
+        v = v.float() if v.dtype.is_floating_point else v
+        if int8 and v.dim() >= 2 and v.numel() >= INT8_MIN_ELEMENTS:
+            q, scale = quantize_int8(v.numpy(), 0)
+            v = torch.from_numpy(dequantize_int8(q, scale, 0))
+        elif fp16 and v.dtype == torch.float32 and v.numel() >= FP16_MIN_ELEMENTS:
+            v = v.half().float()
+        out[k] = v
+    return out
 
 
 def io_signature(path: str) -> Dict[str, Dict[str, Sequence]]:

@@ -27,11 +27,14 @@ _ELEMENT_BYTES = {1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 
 
 def largest_tensor_bytes(path: str) -> int:
     """Bytes of the graph's largest weight as the runtime holds it: one GPU buffer each. A float16
-    weight stored for a Cast to float32 (onnx_export.store_weights_fp16) counts at 4 bytes."""
+    weight stored for a Cast to float32 (onnx_export.store_weights_fp16) or an int8 one stored for a
+    DequantizeLinear (store_weights_int8) counts at 4 bytes: the float32 tensor the graph computes
+    from it is what the runtime holds."""
     import onnx  # only for .onnx files
     m = onnx.load(path, load_external_data=False)
     to_float = {n.input[0] for n in m.graph.node if n.op_type == "Cast"
                 and any(a.name == "to" and a.i == onnx.TensorProto.FLOAT for a in n.attribute)}
+    to_float |= {n.input[0] for n in m.graph.node if n.op_type == "DequantizeLinear"}
     best = 0
     for t in m.graph.initializer:
         count = 1
