@@ -124,19 +124,21 @@ def main(argv=None):
     gen = make_generator(a, "cpu", "train")
     train_scenes, heldout_scenes = gen.scene_split()
     res = {"ckpt": a.ckpt, "storage": a.storage, "scales": list(scales), "batches": a.batches, "batch": a.batch,
-           "val_seed": a.val_seed,
-           "heldout_seed": a.heldout_seed, "variants": {k: dict(zip(("flip", "components", "fill_holes"), v))
-                                                       for k, v in VARIANTS.items()},
+           "val_seed": a.val_seed, "heldout_seed": a.heldout_seed,
+           "variants": {k: dict(zip(("flip", "components", "fill_holes"), v)) for k, v in VARIANTS.items()},
            "trainer_reported": {k: meta.get(k) for k in ("iou_train_subjects_train_scenes",
                                                          "iou_heldout_subjects_heldout_scenes",
                                                          "iou_heldout_per_scene")}}
-    res["validation_train_subjects_train_scenes"] = score(seg, gen, train_scenes, a.val_seed, a.batches, a.batch, scales)
+    res["validation_train_subjects_train_scenes"] = score(seg, gen, train_scenes, a.val_seed, a.batches, a.batch,
+                                                          scales)
     print("validation", json.dumps(res["validation_train_subjects_train_scenes"]), f"{time.time() - t0:.0f}s", flush=True)
     if not a.validation_only:
         held = make_generator(a, "cpu", "heldout")
-        res["heldout_subjects_heldout_scenes"] = score(seg, held, heldout_scenes, a.heldout_seed, a.batches, a.batch, scales)
+        res["heldout_subjects_heldout_scenes"] = score(seg, held, heldout_scenes, a.heldout_seed, a.batches,
+                                                       a.batch, scales)
         print("heldout", json.dumps(res["heldout_subjects_heldout_scenes"]), f"{time.time() - t0:.0f}s", flush=True)
-        res["heldout_per_scene"] = {SCENES[s].name: score(seg, held, [s], a.heldout_seed, a.batches, a.batch, scales)
+        res["heldout_per_scene"] = {SCENES[s].name: score(seg, held, [s], a.heldout_seed, a.batches, a.batch,
+                                                          scales)
                                     for s in heldout_scenes}
         print("per scene", json.dumps(res["heldout_per_scene"]), f"{time.time() - t0:.0f}s", flush=True)
         if a.cross:
