@@ -4,7 +4,8 @@ it, same prompts and seeds through scripts/sample-grid.ts):
     /usr/bin/python3 scripts/image_diff.py A.png B.png [--tile 128]
 
 Prints, over RGB levels 0–255: the mean and max absolute difference, the PSNR of B against A, and
-the per-tile mean absolute differences (median, 90th percentile, max)."""
+the per-tile mean absolute differences (median, 90th percentile, max); --tile 0 skips the tiles (grids
+with gutters, e.g. scripts/personalize-grid.ts)."""
 import argparse
 import math
 
@@ -32,9 +33,15 @@ def main(argv=None):
     d = np.abs(a - b)
     mse = float((d ** 2).mean())
     psnr = math.inf if mse == 0 else 10 * math.log10(255 ** 2 / mse)
-    t = tile_means(d, args.tile)
-    print(f"mean |Δ| {d.mean():.2f}  max |Δ| {d.max():.0f}  PSNR {psnr:.1f} dB  "
-          f"per tile: median {np.median(t):.2f}, p90 {np.percentile(t, 90):.2f}, max {t.max():.2f} ({len(t)} tiles)")
+    line = f"mean |Δ| {d.mean():.2f}  max |Δ| {d.max():.0f}  PSNR {psnr:.1f} dB"
+    if args.tile > 0:
+        try:
+            t = tile_means(d, args.tile)
+        except ValueError as e:
+            ap.error(f"{e}: give the tile size, or --tile 0 for the whole image only")
+        line += (f"  per tile: median {np.median(t):.2f}, p90 {np.percentile(t, 90):.2f}, max {t.max():.2f} "
+                 f"({len(t)} tiles)")
+    print(line)
 
 
 if __name__ == "__main__":
