@@ -44,11 +44,18 @@ def store_weights_fp16(path: str, min_elements: int = FP16_MIN_ELEMENTS) -> None
                                           name=init.name + "__cast"))
         else:
             keep.append(init)
+    _save_stored(model, keep, casts, path)
+
+
+def _save_stored(model, initializers: list, decoders: list, path: str) -> None:
+    """Writes the graph with its initializers replaced and the nodes that decode stored weights
+    (Cast, DequantizeLinear) placed first, where every consumer comes after them."""
+    g = model.graph
     del g.initializer[:]
-    g.initializer.extend(keep)
+    g.initializer.extend(initializers)
     nodes = list(g.node)
     del g.node[:]
-    g.node.extend(casts + nodes)
+    g.node.extend(decoders + nodes)
     onnx.save(model, path)
 
 
@@ -109,12 +116,7 @@ def store_weights_int8(path: str, min_elements: int = INT8_MIN_ELEMENTS) -> List
         deq.append(helper.make_node("DequantizeLinear", [qi.name, si.name, zi.name], [init.name], axis=axis,
                                     name=init.name + "__dequantize"))
         taken.append(init.name)
-    del g.initializer[:]
-    g.initializer.extend(keep)
-    nodes = list(g.node)
-    del g.node[:]
-    g.node.extend(deq + nodes)
-    onnx.save(model, path)
+    _save_stored(model, keep, deq, path)
     return taken
 
 
