@@ -25,8 +25,13 @@ export interface BenchResult {
   pack: string;
   imageSize: number;
   unetBatch3Ms: { median: number; mean: number; min: number; runs: number };
+  /** The DreamCache step's batch-3 call as the app makes it: e_u and e_i share the encoder
+   * (`encoder_row` [0, 0, 1], encoder at batch 2); absent when the pack's graph cannot. */
+  sharedStepMs?: { median: number; mean: number; min: number; runs: number };
   cacheBuildMs: { median: number; runs: number };
   generation: { steps: number; totalMs: number; perStepMs: number; scheduler: string; guidance: string };
+  /** The same generation with every row through the whole U-Net (LoadOptions.shareEncoder false). */
+  generationUnshared?: { totalMs: number; perStepMs: number };
   /** Plain text-to-image (no subject): classifier-free guidance, one batch-2 U-Net call per step. */
   textToImage: { steps: number; totalMs: number };
   loadMs: number;
@@ -87,23 +92,42 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const tokenizer = PackTokenizer.fromJSON(JSON.parse(new TextDecoder().decode(await readVerifiedFile(source, manifest, manifest.tokenizer.file))), manifest.tokenizer);
   const ids = tokenizer.encodeBatch(['', '', 'a photo of the subject on a beach']);
   const { last_hidden_state: text } = await runFloat(textEncoder, 'text_encoder', { input_ids: tensor(ids, [B, L]) }, ['last_hidden_state']);
-  const feeds = (i: number) => ({
-    sample: tensor(gaussianNoise(100 + i, B * C * hw * hw), [B, C, hw, hw]),
-    timestep: tensor(new Float32Array(B).fill(981 - 20 * (i % 50)), [B]),
-    encoder_hidden_states: tensor(text.data, [B, L, D]),
-    adapter_gate: tensor(Float32Array.of(0, 1, 1), [B]),
-    ...Object.fromEntries(cache.layers.map((l) => [`cache_${l.name}`, tensor(l.data, [...l.shape])])),
-  });
-  for (let i = 0; i < 3; i++) await runFloat(unet, 'unet', feeds(i), ['noise_pred']);
-  const unetTimes: number[] = [];
-  for (let i = 0; i < unetRuns; i++) {
-    const f = feeds(i);
-    const t = performance.now();
-    await runFloat(unet, 'unet', f, ['noise_pred']);
-    unetTimes.push(performance.now() - t);
-  }
+  const n = C * hw * hw;
+  const hasEncoderRow = unet.inputNames.includes('encoder_row');
+  // encoderRow: which encoder row each of the B rows continues; S = its number of encoder rows.
+  const feeds = (i: number, encoderRow: number[]) => {
+    const S = Math.max(...encoderRow) + 1;
+    const latent = gaussianNoise(100 + i, n);
+    const sample = new Float32Array(S * n);
+    for (let r = 0; r < S; r++) sample.set(latent, r * n);
+    const rows = S === B ? [0, 1, 2] : [0, 2]; // text rows ['', '', prompt] the encoder rows take
+    const hidden = new Float32Array(S * L * D);
+    rows.forEach((r, k) => hidden.set(text.data.subarray(r * L * D, (r + 1) * L * D), k * L * D));
+    return {
+      sample: tensor(sample, [S, C, hw, hw]),
+      timestep: tensor(new Float32Array(S).fill(981 - 20 * (i % 50)), [S]),
+      encoder_hidden_states: tensor(hidden, [S, L, D]),
+      adapter_gate: tensor(Float32Array.of(0, 1, 1), [B]),
+      ...(hasEncoderRow ? { encoder_row: tensor(BigInt64Array.from(encoderRow, (r) => BigInt(r)), [B]) } : {}),
+      ...Object.fromEntries(cache.layers.map((l) => [`cache_${l.name}`, tensor(l.data, [...l.shape])])),
+    };
+  };
+  const time = async (encoderRow: number[]) => {
+    for (let i = 0; i < 3; i++) await runFloat(unet, 'unet', feeds(i, encoderRow), ['noise_pred']);
+    const times: number[] = [];
+    for (let i = 0; i < unetRuns; i++) {
+      const f = feeds(i, encoderRow);
+      const t = performance.now();
+      await runFloat(unet, 'unet', f, ['noise_pred']);
+      times.push(performance.now() - t);
+    }
+    return stats(times);
+  };
+  const unetB3 = await time([0, 1, 2]);
+  log(`unet b=3: median ${unetB3.median.toFixed(1)} ms`);
+  const sharedStep = hasEncoderRow ? await time([0, 0, 1]) : undefined;
+  if (sharedStep) log(`unet b=3, encoder shared by e_u and e_i: median ${sharedStep.median.toFixed(1)} ms`);
   await pool.dispose();
-  log(`unet b=3: median ${stats(unetTimes).median.toFixed(1)} ms`);
 
   // A whole personalized generation: DDIM, 3-branch guidance, final decode.
   const request = { prompt: 'a photo of the subject on a beach', steps, seed: 3, textScale: 7.5, imageScale: 1, scheduler: 'ddim' as const, guidance: 'combined' as const, cache, previewEvery: 0 };
@@ -118,15 +142,29 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   log(`text-to-image ${steps} steps (batch 2): ${t2iMs.toFixed(0)} ms`);
   await engine.dispose();
 
-  const u = stats(unetTimes);
+  let generationUnshared: BenchResult['generationUnshared'];
+  if (hasEncoderRow) {
+    const unshared = createEngine();
+    await unshared.load({ packUrl: o.packUrl, backend: 'wasm', numThreads: o.threads, shareEncoder: false });
+    await unshared.generate({ ...request, steps: 2 });
+    const tu = performance.now();
+    await unshared.generate(request);
+    const ms = performance.now() - tu;
+    await unshared.dispose();
+    generationUnshared = { totalMs: ms, perStepMs: ms / steps };
+    log(`generation ${steps} steps, every row through the encoder: ${ms.toFixed(0)} ms`);
+  }
+
   return {
     environment: '',
     backend: info.backend.label,
     pack: `${m.name} ${m.version}`,
     imageSize: S,
-    unetBatch3Ms: u,
+    unetBatch3Ms: unetB3,
+    sharedStepMs: sharedStep,
     cacheBuildMs: { median: stats(cacheTimes).median, runs: cacheRuns },
     generation: { steps, totalMs, perStepMs: totalMs / steps, scheduler: 'ddim', guidance: 'combined (batch 3)' },
+    generationUnshared,
     textToImage: { steps, totalMs: t2iMs },
     loadMs,
   };

@@ -38,12 +38,14 @@ function parseArgs(argv: string[]): Args {
 function table(rows: BenchResult[]): string {
   const f = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
   const lines = [
-    '| where | backend | U-Net b=3 median (mean, min) ms | cache build ms | personalized generation ms (steps, per step) | text-to-image b=2 ms | load ms |',
-    '|---|---|---|---|---|---|---|',
+    '| where | backend | U-Net b=3 median (mean, min) ms | b=3, shared encoder ms | cache build ms | personalized generation ms (steps, per step) | same, no sharing ms | text-to-image b=2 ms | load ms |',
+    '|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
+    const shared = r.sharedStepMs ? `${f(r.sharedStepMs.median)} (${f(r.sharedStepMs.mean)}, ${f(r.sharedStepMs.min)})` : '–';
+    const unshared = r.generationUnshared ? `${f(r.generationUnshared.totalMs)} (${f(r.generationUnshared.perStepMs)})` : '–';
     lines.push(
-      `| ${r.environment} | ${r.backend} | ${f(r.unetBatch3Ms.median)} (${f(r.unetBatch3Ms.mean)}, ${f(r.unetBatch3Ms.min)}) | ${f(r.cacheBuildMs.median)} | ${f(r.generation.totalMs)} (${r.generation.steps}, ${f(r.generation.perStepMs)}) | ${f(r.textToImage.totalMs)} | ${f(r.loadMs)} |`,
+      `| ${r.environment} | ${r.backend} | ${f(r.unetBatch3Ms.median)} (${f(r.unetBatch3Ms.mean)}, ${f(r.unetBatch3Ms.min)}) | ${shared} | ${f(r.cacheBuildMs.median)} | ${f(r.generation.totalMs)} (${r.generation.steps}, ${f(r.generation.perStepMs)}) | ${unshared} | ${f(r.textToImage.totalMs)} | ${f(r.loadMs)} |`,
     );
   }
   return lines.join('\n');
@@ -89,9 +91,10 @@ async function main(): Promise<void> {
       '',
       t,
       '',
-      '- U-Net b=3: one `unet.onnx` call with the three guidance rows (e_u, e_i, e_c): a real cache, real text embeddings, noise latents; 3 warm-up calls, then 20 timed.',
+      '- U-Net b=3: one `unet.onnx` call with the three guidance rows (e_u, e_i, e_c), every row through the whole U-Net: a real cache, real text embeddings, a noise latent; 3 warm-up calls, then 20 timed.',
+      '- b=3, shared encoder: the same call as the app makes it when the graph takes `encoder_row` (docs/model-pack.md): e_u and e_i differ only in adapter_gate, so the encoder runs at batch 2 (`encoder_row` [0, 0, 1]); "–" for packs exported before it.',
       '- cache build: VAE encode + one U-Net pass returning the cached features (warm sessions), median of 3.',
-      `- generation: ${args.steps} DDIM steps with 3-branch guidance (one batch-3 U-Net call per step) + VAE decode, warm sessions.`,
+      `- generation: ${args.steps} DDIM steps with 3-branch guidance (one batch-3 U-Net call per step, encoder shared where the graph allows) + VAE decode, warm sessions; "same, no sharing": \`shareEncoder: false\` (total, per step).`,
       `- text-to-image b=2: ${args.steps} DDIM steps with no subject (classifier-free guidance, one batch-2 U-Net call per step) + VAE decode.`,
       '- load: `load()` plus the first `buildCache()` (verified reads, text encoder + VAE encoder + U-Net sessions, one cache pass).',
       '- Node runs onnxruntime-web\'s wasm backend single-threaded (threads > 1 fail in Node). The Chromium rows run the same',

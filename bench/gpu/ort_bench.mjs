@@ -21,6 +21,10 @@
 // rest still run. On WebGPU the cache features stay on the GPU (`gpu-buffer` outputs);
 // dreamcache_b3_k{K} feeds a CPU cache (uploaded every call, as src/runtime does today) and
 // dreamcache_b3_k{K}_gpucache the GPU-resident one, so the difference is the upload.
+// Packs whose unet graph takes `encoder_row` (docs/model-pack.md) add dreamcache_b3_k{K}_gpucache_shared
+// (e_u and e_i share the encoder: 2 encoder rows fanned out to 3, the app's call) and
+// image_dreamcache_k1_unshared (the whole image with every row through the U-Net; the image_* stages
+// share the encoder, as the app does).
 // --profile (WebGPU only) adds a last stage, profile_unet_b2: a fresh unet session with ORT's
 // profiler on, 2 warm-up + --profile-runs unet_b2 calls, GPU kernel times per op type and per
 // program (ort_profile.mjs); skipped when --time-left says the run cannot fit it. --profile-only
@@ -246,13 +250,19 @@ class OrtBench {
     return f;
   }
 
-  unetFeeds(b, t, gate, caches, x = null, ctx = null) {
+  /** Feeds of a b-row U-Net call. encoderRow (graphs with `encoder_row`, docs/model-pack.md):
+   * which encoder row each of the b rows continues; x, ctx and t then hold the encoder rows. */
+  unetFeeds(b, t, gate, caches, x = null, ctx = null, encoderRow = null) {
     const hw = this.lat * this.lat;
+    if (encoderRow && !this.hasEncoderRow) throw new Error('this pack\'s unet graph has no encoder_row input');
+    const rows = encoderRow ? Math.max(...encoderRow) + 1 : b;
+    const rowMap = encoderRow ?? Array.from({ length: b }, (_, r) => r);
     return {
-      sample: this.f32(x ?? this.randn(b * this.C * hw), [b, this.C, this.lat, this.lat]),
-      timestep: this.f32(Float32Array.from(Array.isArray(t) ? t : Array(b).fill(t)), [b]),
-      encoder_hidden_states: this.f32(ctx ?? this.randn(b * this.L * this.D), [b, this.L, this.D]),
+      sample: this.f32(x ?? this.randn(rows * this.C * hw), [rows, this.C, this.lat, this.lat]),
+      timestep: this.f32(Float32Array.from(Array.isArray(t) ? t : Array(rows).fill(t)), [rows]),
+      encoder_hidden_states: this.f32(ctx ?? this.randn(rows * this.L * this.D), [rows, this.L, this.D]),
       adapter_gate: this.f32(Float32Array.from(gate), [b]),
+      ...(this.hasEncoderRow ? { encoder_row: new this.ort.Tensor('int64', BigInt64Array.from(rowMap, BigInt), [b]) } : {}),
       ...caches,
     };
   }
@@ -388,7 +398,9 @@ class OrtBench {
     return { empty: h.slice(0, ld), prompt: h.slice(ld, 2 * ld) };
   }
 
-  async image(k, method) {
+  /** A whole image as the app makes it: with a graph that takes encoder_row, e_u and e_i share
+   * the encoder (share = false: every row through the whole U-Net, for the before/after). */
+  async image(k, method, share = this.hasEncoderRow) {
     const steps = this.a.steps;
     const ts = ddimTimesteps(steps, this.m.scheduler.numTrainTimesteps);
     const ratio = Math.floor(this.m.scheduler.numTrainTimesteps / steps);
@@ -397,10 +409,12 @@ class OrtBench {
     const refs = this.randomRefs(k); // the photos exist before the image is asked for
     const t0 = performance.now();
     const { empty, prompt } = await this.textPair();
-    const ctx = new Float32Array(3 * ld);
+    const encoderRow = share ? [0, 0, 1] : null;
+    const rows = share ? 2 : 3;
+    const ctx = new Float32Array(rows * ld);
     ctx.set(empty, 0);
-    ctx.set(empty, ld);
-    ctx.set(prompt, 2 * ld);
+    ctx.set(share ? prompt : empty, ld);
+    if (!share) ctx.set(prompt, 2 * ld);
     let cache = null;
     let refLat = null;
     if (method === 'dreamcache') cache = await this.buildCache(refs, k, empty);
@@ -409,9 +423,9 @@ class OrtBench {
     let x = this.randn(per);
     for (const t of ts) {
       const feats = cache ?? (await this.referenceFeatures(refLat, k, t, empty, prompt));
-      const xin = new Float32Array(3 * per);
-      for (let r = 0; r < 3; r++) xin.set(x, r * per);
-      const e = await this.noise(await this.unet.run(this.unetFeeds(3, t, [0, 1, 1], feats, xin, ctx), ['noise_pred']));
+      const xin = new Float32Array(rows * per);
+      for (let r = 0; r < rows; r++) xin.set(x, r * per);
+      const e = await this.noise(await this.unet.run(this.unetFeeds(3, t, [0, 1, 1], feats, xin, ctx, encoderRow), ['noise_pred']));
       if (!cache) feats.release();
       const aT = this.acp[t];
       const aP = t - ratio >= 0 ? this.acp[t - ratio] : this.acp[0];
@@ -432,12 +446,12 @@ class OrtBench {
     const data = img.location === 'cpu' ? img.data : await img.getData();
     const t1 = performance.now();
     return { totalMs: t1 - t0, personalizeMs: tPersonal - t0, stepsMs: tSteps - tPersonal, decodeMs: t1 - tSteps,
-      steps, finite: data.every(Number.isFinite) };
+      steps, sharedEncoder: share, finite: data.every(Number.isFinite) };
   }
 
   async graphCapture(k) {
     // Static shapes, every input and output on the GPU: what onnxruntime-web's graph capture needs.
-    const over = { batch: 3 };
+    const over = { batch: 3, ...(this.hasEncoderRow ? { rows: 3 } : {}) };
     for (const l of this.layers) over[`n_${l.name}`] = k * l.height * l.width;
     const s = await this.session('unet', { freeDimensionOverrides: over, enableGraphCapture: true,
       preferredOutputLocation: 'gpu-buffer' });
@@ -448,7 +462,7 @@ class OrtBench {
       // eslint-disable-next-line no-undef
       const buf = device.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
       device.queue.writeBuffer(buf, 0, t.data);
-      feeds[name] = this.ort.Tensor.fromGpuBuffer(buf, { dataType: 'float32', dims: t.dims });
+      feeds[name] = this.ort.Tensor.fromGpuBuffer(buf, { dataType: t.type, dims: t.dims });
     }
     await this.measure(`dreamcache_b3_k${k}_graphcapture`, async () => this.noise(await s.run(feeds)));
     await s.release();
@@ -565,6 +579,7 @@ class OrtBench {
   async runProfileOnly() {
     this.res.profileOnly = true;
     this.unet = await this.session('unet', this.unetOptions());
+    this.hasEncoderRow = this.unet.inputNames.includes('encoder_row');
     if (this.a.ep === 'webgpu') await this.logAdapter();
     this.res.precision = this.res.sessions.unet.precision;
     await this.measure('unet_b2', async () => this.unetB2(this.unet));
@@ -580,6 +595,7 @@ class OrtBench {
     this.vaeEnc = await this.session('vae_encoder');
     this.vaeDec = await this.session('vae_decoder');
     this.unet = await this.session('unet', this.unetOptions());
+    this.hasEncoderRow = this.res.encoderRow = this.unet.inputNames.includes('encoder_row');
     this.res.precision = this.res.sessions.unet.precision; // what the U-Net actually runs in
     await this.measure('unet_b2', async () => this.unetB2(this.unet));
     // The base model at DreamCache's batch (equal-batch reference) and at batch 1 (one base call,
@@ -623,6 +639,18 @@ class OrtBench {
           try {
             await this.measure(`dreamcache_b3_k${k}_gpucache`, async () =>
               this.noise(await this.unet.run(this.unetFeeds(3, 500, [0, 1, 1], c), ['noise_pred'])));
+            // The app's call: e_u and e_i share the encoder (2 encoder rows fanned out to 3).
+            if (this.hasEncoderRow) {
+              const x = this.randn(this.C * this.lat * this.lat);
+              const xin = new Float32Array(2 * x.length);
+              xin.set(x, 0);
+              xin.set(x, x.length);
+              const ctx = new Float32Array(2 * this.L * this.D);
+              ctx.set(empty, 0);
+              ctx.set(prompt, this.L * this.D);
+              await this.measure(`dreamcache_b3_k${k}_gpucache_shared`, async () =>
+                this.noise(await this.unet.run(this.unetFeeds(3, 500, [0, 1, 1], c, xin, ctx, [0, 0, 1]), ['noise_pred'])));
+            }
           } finally {
             c.release();
           }
@@ -647,6 +675,15 @@ class OrtBench {
           this.save();
         });
       }
+    }
+    if (this.hasEncoderRow) {
+      // before/after of encoder sharing on the whole image
+      await this.stage('image_dreamcache_k1_unshared', async () => {
+        const r = await this.image(1, 'dreamcache', false);
+        this.res.image_dreamcache_k1_unshared = r;
+        console.log(`image_dreamcache_k1_unshared: ${r.totalMs.toFixed(0)} ms (${r.steps} steps)`);
+        this.save();
+      });
     }
     if (a.graphCapture && a.ep === 'webgpu') await this.stage('dreamcache_b3_k1_graphcapture', () => this.graphCapture(1));
     if (a.profile) await this.profile();

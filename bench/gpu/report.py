@@ -6,9 +6,11 @@ import os
 import sys
 
 PER_CALL = ["unet_b2", "unet_b3", "unet_b1", "dreamcache_b3_k1", "dreamcache_b3_k3", "dreamcache_b3_k1_gpucache", "dreamcache_b3_k3_gpucache",
+            "dreamcache_b3_k1_shared", "dreamcache_b3_k3_shared", "dreamcache_b3_k1_gpucache_shared", "dreamcache_b3_k3_gpucache_shared",
             "cache_build_k1", "cache_build_k3", "vae_encode_k1", "vae_encode_k3", "cache_pass_k1", "cache_pass_k3",
             "reference_step_k1", "reference_step_k3", "dreamcache_b3_k1_graphcapture"]
-IMAGES = ["image_dreamcache_k1", "image_reference_k1", "image_dreamcache_k3", "image_reference_k3"]
+IMAGES = ["image_dreamcache_k1", "image_dreamcache_k1_unshared", "image_reference_k1", "image_dreamcache_k3",
+          "image_reference_k3"]
 
 
 def label(r):
@@ -31,6 +33,9 @@ def cell(v):
 # latents): the last row checks the split. The app feeds the cache from the GPU (gpucache row).
 RATIOS = [("DreamCache / base, equal batch 3", "dreamcache_b3_k1", "unet_b3", 1.10),
           ("DreamCache, cache on the GPU / base, equal batch 3", "dreamcache_b3_k1_gpucache", "unet_b3", 1.10),
+          ("DreamCache, encoder shared by e_u and e_i (torch) / base, batch 3", "dreamcache_b3_k1_shared", "unet_b3", None),
+          ("DreamCache, cache on the GPU, encoder shared (the app) / base, batch 3", "dreamcache_b3_k1_gpucache_shared",
+           "unet_b3", None),
           ("cache build incl. VAE encode / one base call (batch 1)", "cache_build_k1", "unet_b1", 1.10),
           ("cache pass (U-Net only) / base call, batch 1", "cache_pass_k1", "unet_b1", 1.10),
           ("(VAE encode + cache pass) / cache build, batch 1", ("vae_encode_k1", "cache_pass_k1"), "cache_build_k1", None)]

@@ -8,6 +8,8 @@ Measured (median of --runs after warm-up; CUDA events on GPU):
 - unet_b3 / unet_b1: the base model at batch 3 (DreamCache's batch: the equal-batch reference for
   dreamcache_b3) and at batch 1 (one base call: the reference for cache_build_k1);
 - dreamcache_b3_k{K}: batch 3 [e_u, e_i, e_c], gate [0, 1, 1], cache of K reference images;
+- dreamcache_b3_k{K}_shared: the same call with e_u and e_i sharing the encoder (2 encoder rows fanned
+  out to 3 by encoder_row [0, 0, 1], as the app does with packs whose graph takes encoder_row);
 - cache_build_k{K}: VAE-encode K references + one U-Net pass collecting the cached features;
 - vae_encode_k{K} / cache_pass_k{K}: the two halves of cache_build_k{K} alone: the VAE encode of
   the K references, and the U-Net pass on latents encoded and noised to t=1 beforehand (the
@@ -16,7 +18,8 @@ Measured (median of --runs after warm-up; CUDA events on GPU):
   the current timestep, run through a second U-Net of the same size once per branch that uses
   them (e_i with the empty prompt, e_c with the prompt: batch 2K), then the generation pass
   (batch 3) attends to those fresh features through the same adapter attention instead of a cache;
-- image_*: a whole 50-step personalized image (text encoding, personalization, steps, VAE decode);
+- image_*: a whole 50-step personalized image (text encoding, personalization, steps, VAE decode),
+  e_u and e_i sharing the encoder as in the app;
 - peak memory of each image (torch.cuda.max_memory_allocated).
 With --cuda-graph the per-call numbers are also taken with the call captured in a CUDA graph."""
 import argparse
@@ -161,6 +164,11 @@ class Bench:
         xt, t = self.noised_for_cache(self.encode_refs(refs))
         return lambda: self.cache_pass(xt, t, ctx_empty)
 
+    @property
+    def shared_rows(self) -> torch.Tensor:
+        """encoder_row of a DreamCache step: e_u and e_i continue encoder row 0, e_c row 1."""
+        return torch.tensor([0, 0, 1], device=self.dev)
+
     def step_inputs(self, batch: int):
         x = self.rand(batch, self.unet.config.in_channels, self.lat, self.lat)
         ctx = self.rand(batch, self.L, self.te.config.hidden_size)
@@ -179,6 +187,8 @@ class Bench:
         for k in a.refs:
             cache = {l["name"]: self.rand(1, k * l["height"] * l["width"], l["channels"]) for l in self.layers}
             calls[f"dreamcache_b3_k{k}"] = (lambda cache=cache: self.unet(x3, t3, c3, gate3, cache))
+            calls[f"dreamcache_b3_k{k}_shared"] = (lambda cache=cache: self.unet(
+                x3[:1].expand(2, -1, -1, -1), t3[:2], c3[[0, 2]], gate3, cache, encoder_row=self.shared_rows))
             refs = self.rand(k, 3, self.size, self.size).clamp(-1, 1)
             empty = self.encode_text(1)
             calls[f"cache_build_k{k}"] = (lambda refs=refs, empty=empty: self.build_cache(refs, empty))
@@ -225,7 +235,7 @@ class Bench:
         t0 = time.perf_counter()
         ctx2 = self.encode_text(2)
         empty, prompt = ctx2[:1], ctx2[1:]
-        ctx = torch.cat([empty, empty, prompt])
+        ctx = torch.cat([empty, prompt])
         if method == "dreamcache":
             cache = self.build_cache(refs, empty)
         else:
@@ -234,9 +244,9 @@ class Bench:
         t_personal = time.perf_counter()
         x = torch.randn(1, self.unet.config.in_channels, self.lat, self.lat, device=self.dev)
         for t in ts:
-            tt = torch.full((3,), float(t), device=self.dev)
+            tt = torch.full((2,), float(t), device=self.dev)
             feats = cache if method == "dreamcache" else self.reference_features(ref_lat, t, empty, prompt)
-            e = self.unet(torch.cat([x] * 3).to(self.dtype), tt, ctx, gate, feats).float()
+            e = self.unet(torch.cat([x] * 2).to(self.dtype), tt, ctx, gate, feats, encoder_row=self.shared_rows).float()
             x = ddim_step(combine(e, "combined", 7.5, 1.0, 1), t, x, self.acp, ratio)
         self.timer.sync()
         t_steps = time.perf_counter()

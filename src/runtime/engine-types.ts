@@ -25,6 +25,12 @@ export interface LoadOptions {
   backend?: BackendPreference;
   /** wasm threads; defaults to min(4, hardwareConcurrency) when cross-origin isolated. */
   numThreads?: number;
+  /**
+   * Run the rows of a step that differ only in adapter_gate through the U-Net's encoder once,
+   * when the pack's unet graph takes `encoder_row` (default true; same images, ~10 % less work
+   * per DreamCache step). false: every row through the whole U-Net (benchmarks, equivalence tests).
+   */
+  shareEncoder?: boolean;
 }
 
 export interface LoadedInfo {

@@ -13,6 +13,7 @@ import type {
 } from './engine-types';
 import { BackendError, CacheMismatchError, CancelledError, InputError, NotLoadedError, PackError } from './errors';
 import { roundToHalfInPlace } from './float16';
+import { ownEncoderRows, pickRows, shareEncoderRows } from './encoder-rows';
 import { uploadFeeds } from './gpu-feeds';
 import { planGuidance } from './guidance';
 import { alphaIsMeaningful, checkImage, createRgba, maskFromAlpha, nchwToRgba, resizeMask, resizeRgba, rgbaToNchw } from './image';
@@ -38,6 +39,7 @@ interface Loaded {
   alphasCumprod: Float64Array;
   /** Text embeddings by prompt; small, so only the last few are kept. */
   embeddings: Map<string, Float32Array>;
+  shareEncoder: boolean;
 }
 
 interface OpToken {
@@ -46,6 +48,12 @@ interface OpToken {
 
 const MAX_EMBEDDINGS = 8;
 const MAX_STEPS = 1000;
+
+/** The optional `encoder_row` input, for graphs that have it (docs/model-pack.md). */
+function encoderRowFeed(unet: OrtSession, encoderRow: readonly number[]): Record<string, ReturnType<typeof tensor>> {
+  if (!unet.inputNames.includes('encoder_row')) return {};
+  return { encoder_row: tensor(BigInt64Array.from(encoderRow, (r) => BigInt(r)), [encoderRow.length]) };
+}
 
 export function createEngine(): Engine {
   return new InThreadEngine();
@@ -114,6 +122,7 @@ class InThreadEngine implements Engine {
         tokenizer,
         alphasCumprod: alphasCumprod(manifest.scheduler),
         embeddings: new Map(),
+        shareEncoder: options.shareEncoder ?? true,
       };
       onProgress?.({ stage: 'load', step: 2, total: 2, message: 'Ready' });
       return { manifest, fingerprint, backend: backend.info };
@@ -211,6 +220,7 @@ class InThreadEngine implements Engine {
             timestep: tensor(Float32Array.of(t), [1]),
             encoder_hidden_states: tensor(empty, [1, L, D]),
             adapter_gate: tensor(Float32Array.of(0), [1]),
+            ...encoderRowFeed(unet, [0]),
             ...this.zeroCacheFeeds(l),
           },
           outputs,
@@ -294,16 +304,20 @@ class InThreadEngine implements Engine {
           imageScale: request.imageScale,
           isCancelled: () => token.cancelled,
           runUnet: async (b) => {
-            const hidden = new Float32Array(b.batch * L * D);
-            b.usePrompt.forEach((p, r) => hidden.set(p ? prompt : empty, r * L * D));
+            const shared = l.shareEncoder && unet.inputNames.includes('encoder_row');
+            const rows = shared ? shareEncoderRows(b.usePrompt) : ownEncoderRows(b.batch);
+            const S = rows.source.length;
+            const hidden = new Float32Array(S * L * D);
+            rows.source.forEach((r, s) => hidden.set(b.usePrompt[r] ? prompt : empty, s * L * D));
             const { noise_pred } = await runFloat(
               unet,
               'unet',
               {
-                sample: tensor(b.sample, [b.batch, C, hw, hw]),
-                timestep: tensor(b.timestep, [b.batch]),
-                encoder_hidden_states: tensor(hidden, [b.batch, L, D]),
+                sample: tensor(pickRows(b.sample, b.batch, rows.source), [S, C, hw, hw]),
+                timestep: tensor(pickRows(b.timestep, b.batch, rows.source), [S]),
+                encoder_hidden_states: tensor(hidden, [S, L, D]),
                 adapter_gate: tensor(b.gates, [b.batch]),
+                ...encoderRowFeed(unet, rows.encoderRow),
                 ...cacheFeeds,
               },
               ['noise_pred'],

@@ -30,7 +30,7 @@ import torch
 from . import pack_check
 from .clip_tokenizer_json import max_length_of, tokenizer_json_from_folder
 from .diffusers_sd import ConversionError, load_sd_folder, scheduler_settings
-from .export import UNetGraph, tokenizer_meta
+from .export import tokenizer_meta, unet_graph_spec
 from .models import AutoencoderKL, CLIPTextModel, UNet
 from .models.attention import set_attention_backend
 from .models.config import PackConfig, SegmenterConfig
@@ -67,17 +67,8 @@ def graph_specs(unet: UNet, vae: AutoencoderKL, te: CLIPTextModel, size: int, ma
     """(role, module, example args, input names, output names, dynamic axes, float32-kept input indices)."""
     down = vae.config.downsample
     lat = size // down
-    layers = unet.cache_layers(lat)
-    names = [l["name"] for l in layers]
     g = torch.Generator().manual_seed(0)
-    b = 2
-    unet_args = (torch.randn(b, unet.config.in_channels, lat, lat, generator=g), torch.tensor([10.0, 500.0]),
-                 torch.randn(b, max_len, te.config.hidden_size, generator=g), torch.tensor([0.0, 1.0])) + tuple(
-        torch.randn(1, l["height"] * l["width"], l["channels"], generator=g) for l in layers)
-    udyn = {k: {0: "batch"} for k in ["sample", "timestep", "encoder_hidden_states", "adapter_gate", "noise_pred"]}
-    for n in names:
-        udyn[f"cache_{n}"] = {1: f"n_{n}"}
-        udyn[f"features_{n}"] = {0: "batch"}
+    unet_spec = unet_graph_spec(unet, lat, max_len, te.config.hidden_size, g)
     return [
         dict(role="text_encoder", module=te, args=(torch.zeros(1, max_len, dtype=torch.long),), inputs=["input_ids"],
              outputs=["last_hidden_state"], dyn={"input_ids": {0: "batch"}, "last_hidden_state": {0: "batch"}}, keep=()),
@@ -86,9 +77,7 @@ def graph_specs(unet: UNet, vae: AutoencoderKL, te: CLIPTextModel, size: int, ma
         dict(role="vae_decoder", module=ScaledDecoder(vae),
              args=(torch.randn(1, vae.config.latent_channels, lat, lat, generator=g),),
              inputs=["latent"], outputs=["image"], dyn={"latent": {0: "batch"}, "image": {0: "batch"}}, keep=()),
-        dict(role="unet", module=UNetGraph(unet, names), args=unet_args,
-             inputs=["sample", "timestep", "encoder_hidden_states", "adapter_gate"] + [f"cache_{n}" for n in names],
-             outputs=["noise_pred"] + [f"features_{n}" for n in names], dyn=udyn, keep=(1,), layers=layers),
+        dict(role="unet", keep=(1,), **unet_spec),
     ]
 
 

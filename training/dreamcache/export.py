@@ -30,10 +30,34 @@ class UNetGraph(nn.Module):
         self.unet = unet
         self.layers = layers
 
-    def forward(self, sample, timestep, encoder_hidden_states, adapter_gate, *caches):
+    def forward(self, sample, timestep, encoder_hidden_states, adapter_gate, encoder_row, *caches):
         cache = {n: c for n, c in zip(self.layers, caches)}
-        out, feats = self.unet(sample, timestep, encoder_hidden_states, adapter_gate, cache, return_features=True)
+        out, feats = self.unet(sample, timestep, encoder_hidden_states, adapter_gate, cache, return_features=True,
+                               encoder_row=encoder_row)
         return (out,) + tuple(feats[n] for n in self.layers)
+
+
+def unet_graph_spec(unet: UNet, latent: int, tokens: int, hidden: int, generator: torch.Generator = None) -> Dict:
+    """Example args, input/output names and dynamic axes of the contract's unet graph. The example
+    is a DreamCache step: 2 encoder rows (empty prompt, prompt) fanned out to 3 rows [e_u, e_i, e_c],
+    so the trace keeps the encoder's `rows` apart from the output `batch`."""
+    layers = unet.cache_layers(latent)
+    names = [l["name"] for l in layers]
+    g = generator
+    args = (
+        torch.randn(2, unet.config.in_channels, latent, latent, generator=g),
+        torch.tensor([10.0, 500.0]),
+        torch.randn(2, tokens, hidden, generator=g),
+        torch.tensor([0.0, 1.0, 1.0]),
+        torch.tensor([0, 0, 1], dtype=torch.long),
+    ) + tuple(torch.randn(1, l["height"] * l["width"], l["channels"], generator=g) for l in layers)
+    dyn = {k: {0: "rows"} for k in ["sample", "timestep", "encoder_hidden_states"]}
+    dyn.update({k: {0: "batch"} for k in ["adapter_gate", "encoder_row", "noise_pred"]})
+    for n in names:
+        dyn[f"cache_{n}"] = {1: f"n_{n}"}
+        dyn[f"features_{n}"] = {0: "batch"}
+    return dict(module=UNetGraph(unet, names), args=args, inputs=pack_check.UNET_INPUTS + [f"cache_{n}" for n in names],
+                outputs=["noise_pred"] + [f"features_{n}" for n in names], dyn=dyn, layers=layers)
 
 
 class SegmenterGraph(nn.Module):
@@ -46,24 +70,9 @@ class SegmenterGraph(nn.Module):
 
 
 def export_unet(unet: UNet, cfg: PackConfig, path: str, tokens: int) -> List[dict]:
-    latent = cfg.vae.sample_size // cfg.vae.downsample
-    layers = unet.cache_layers(latent)
-    names = [l["name"] for l in layers]
-    b = 2
-    args = (
-        torch.randn(b, cfg.unet.in_channels, latent, latent),
-        torch.tensor([10.0, 500.0]),
-        torch.randn(b, tokens, cfg.text_encoder.hidden_size),
-        torch.tensor([0.0, 1.0]),
-    ) + tuple(torch.randn(1, l["height"] * l["width"], l["channels"]) for l in layers)
-    inputs = ["sample", "timestep", "encoder_hidden_states", "adapter_gate"] + [f"cache_{n}" for n in names]
-    outputs = ["noise_pred"] + [f"features_{n}" for n in names]
-    dyn = {k: {0: "batch"} for k in ["sample", "timestep", "encoder_hidden_states", "adapter_gate", "noise_pred"]}
-    for n in names:
-        dyn[f"cache_{n}"] = {1: f"n_{n}"}
-        dyn[f"features_{n}"] = {0: "batch"}
-    export_graph(UNetGraph(unet, names), args, path, inputs, outputs, dyn)
-    return layers
+    spec = unet_graph_spec(unet, cfg.vae.sample_size // cfg.vae.downsample, tokens, cfg.text_encoder.hidden_size)
+    export_graph(spec["module"], spec["args"], path, spec["inputs"], spec["outputs"], spec["dyn"])
+    return spec["layers"]
 
 
 def export_pack(out_dir: str, cfg: PackConfig, unet: UNet, vae: AutoencoderKL, text_encoder: CLIPTextModel,

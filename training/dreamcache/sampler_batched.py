@@ -18,19 +18,20 @@ def sample_batch(unet, ctx_prompt: torch.Tensor, ctx_empty: torch.Tensor, noise:
     dev, n = noise.device, noise.shape[0]
     acp = (acp if acp is not None else alphas_cumprod()).to(dev)
     empty = ctx_empty.expand(n, -1, -1)
+    ctx = torch.cat([empty, ctx_prompt])   # the encoder rows
     if caches is None:
-        mode, ctx, gate, cache = "plain", torch.cat([empty, ctx_prompt]), torch.zeros(2 * n, device=dev), None
+        mode, gate, cache, encoder_row = "plain", torch.zeros(2 * n, device=dev), None, None
     else:
         mode = "combined"
-        ctx = torch.cat([empty, empty, ctx_prompt])
         gate = torch.cat([torch.zeros(n, device=dev), torch.ones(2 * n, device=dev)])
         cache = {k: torch.cat([v, v, v]) for k, v in caches.items()}   # e_u rows: gate 0 ignores it
-    rows = ctx.shape[0] // n
+        # [e_u, e_i, e_c]: e_u and e_i differ only in gate, so they share the encoder (UNet.forward)
+        encoder_row = torch.cat([torch.arange(n), torch.arange(n), torch.arange(n, 2 * n)]).to(dev)
     ratio = acp.shape[0] // steps
     x = noise
     for t in ddim_timesteps(steps, acp.shape[0]):
-        xin = torch.cat([x] * rows)
-        e = unet(xin, torch.full((xin.shape[0],), float(t), device=dev), ctx, gate, cache).float()
+        xin = torch.cat([x, x])
+        e = unet(xin, torch.full((2 * n,), float(t), device=dev), ctx, gate, cache, encoder_row=encoder_row).float()
         x = ddim_step(combine(e, mode, s_text, s_img, n), t, x, acp, ratio)
     return x
 

@@ -116,7 +116,8 @@ def test_unet_matches_pytorch_in_onnxruntime_web(converted):
     with torch.no_grad():
         ref, feats = unet(x, t, ctx, gate, caches, return_features=True)
     names = [l["name"] for l in layers]
-    inputs = {"sample": x.numpy(), "timestep": t.numpy(), "encoder_hidden_states": ctx.numpy(), "adapter_gate": gate.numpy()}
+    inputs = {"sample": x.numpy(), "timestep": t.numpy(), "encoder_hidden_states": ctx.numpy(), "adapter_gate": gate.numpy(),
+              "encoder_row": np.arange(3, dtype=np.int64)}
     inputs.update({f"cache_{n}": caches[n].numpy() for n in names})
     res = run_ort(tmp, os.path.join(out, "unet.onnx"), inputs,
                   ["noise_pred"] + [f"features_{n}" for n in names], os.path.join(out, "unet.onnx.data"))

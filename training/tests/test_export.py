@@ -66,7 +66,8 @@ def unet_case(layers, hidden_size, seed=0):
     ctx = torch.randn(3, 77, hidden_size, generator=g)
     gate = torch.tensor([0.0, 1.0, 1.0])
     caches = {l["name"]: torch.randn(1, 2 * l["height"] * l["width"], l["channels"], generator=g) for l in layers}
-    feeds = {"sample": x.numpy(), "timestep": t.numpy(), "encoder_hidden_states": ctx.numpy(), "adapter_gate": gate.numpy()}
+    feeds = {"sample": x.numpy(), "timestep": t.numpy(), "encoder_hidden_states": ctx.numpy(), "adapter_gate": gate.numpy(),
+             "encoder_row": np.arange(3, dtype=np.int64)}
     feeds.update({f"cache_{name}": c.numpy() for name, c in caches.items()})
     return (x, t, ctx, gate, caches), feeds
 
@@ -88,6 +89,32 @@ def test_unet_matches_pytorch(exported):
     assert max_diff(out["noise_pred"], ref) < 1e-4
     for n in names:
         assert max_diff(out[f"features_{n}"], feats[n]) < 1e-4
+
+
+def test_unet_shares_the_encoder_of_rows_that_differ_only_in_gate(exported):
+    """A DreamCache step's rows [e_u, e_i, e_c] = (empty prompt, gate 0), (empty prompt, gate 1),
+    (prompt, gate 1) on one latent: fed as 2 encoder rows fanned out by encoder_row [0, 0, 1], the
+    graph gives what PyTorch gives for the 3 rows run through the whole U-Net each."""
+    tmp, pack, manifest, cfg, (unet, _, _, _) = exported
+    layers = manifest["cache"]["layers"]
+    g = torch.Generator().manual_seed(7)
+    x = torch.randn(1, 4, 16, 16, generator=g)
+    text = torch.randn(2, 77, cfg.text_encoder.hidden_size, generator=g)  # empty prompt, prompt
+    gate = torch.tensor([0.0, 1.0, 1.0])
+    caches = {l["name"]: torch.randn(1, l["height"] * l["width"], l["channels"], generator=g) for l in layers}
+    with torch.no_grad():
+        full = unet(x.repeat(3, 1, 1, 1), torch.full((3,), 421.0), text[[0, 0, 1]], gate, caches)
+        shared = unet(x.repeat(2, 1, 1, 1), torch.full((2,), 421.0), text, gate, caches,
+                      encoder_row=torch.tensor([0, 0, 1]))
+    assert max_diff(shared, full) < 1e-5
+    assert max_diff(full[0], full[1]) > 1e-2  # the adapters do change e_i: the rows are not trivially equal
+    feeds = {"sample": x.repeat(2, 1, 1, 1).numpy(), "timestep": np.full(2, 421.0, np.float32),
+             "encoder_hidden_states": text.numpy(), "adapter_gate": gate.numpy(),
+             "encoder_row": np.array([0, 0, 1], np.int64)}
+    feeds.update({f"cache_{n}": c.numpy() for n, c in caches.items()})
+    out = run_ort(tmp, os.path.join(pack, "unet.onnx"), feeds, ["noise_pred"])
+    assert out["noise_pred"].shape == (3, 4, 16, 16)
+    assert max_diff(out["noise_pred"], full) < 1e-4
 
 
 def test_text_vae_segmenter_match_pytorch(exported):

@@ -63,6 +63,45 @@ def test_gate_is_per_row():
     assert torch.allclose(mixed[1:], on[1:], atol=1e-5)
 
 
+def test_encoder_row_shares_the_encoder_of_rows_that_differ_only_in_gate():
+    """Rows with one latent, timestep and text but gates 0 and 1 (DreamCache's e_u, e_i) from one
+    encoder row: the same outputs and cached features as running every row whole."""
+    full = small_unet()
+    perturb_adapters(full)
+    x, t, ctx, caches = random_inputs(full, b=2)
+    gate = torch.tensor([0.0, 1.0, 1.0, 0.0])
+    rows = torch.tensor([0, 0, 1, 1])
+    with torch.no_grad():
+        whole, f_whole = full(x[rows], t[rows], ctx[rows], gate, caches, return_features=True)
+        shared, f_shared = full(x, t, ctx, gate, caches, return_features=True, encoder_row=rows)
+    assert shared.shape == (4, 4, 16, 16)
+    assert torch.allclose(shared, whole, atol=1e-5)
+    assert f_shared.keys() == f_whole.keys()
+    for k in f_whole:
+        assert torch.allclose(f_shared[k], f_whole[k], atol=1e-5)
+    assert (shared[0] - shared[1]).abs().max() > 1e-3  # the gate still tells the shared rows apart
+
+
+def test_batched_sampler_with_shared_encoder_matches_the_single_sampler():
+    """sample_batch (the benchmark's sampler, encoder shared by e_u and e_i) gives what sampler.sample
+    (every row through the whole U-Net) gives for each row alone."""
+    from dreamcache.sampler import sample
+    from dreamcache.sampler_batched import sample_batch
+    full = small_unet()
+    perturb_adapters(full)
+    g = torch.Generator().manual_seed(4)
+    dim = full.config.cross_attention_dim
+    prompts, empty = torch.randn(2, 77, dim, generator=g), torch.randn(1, 77, dim, generator=g)
+    noise = torch.randn(2, 4, 16, 16, generator=g)
+    caches = {l["name"]: torch.randn(2, l["height"] * l["width"], l["channels"], generator=g)
+              for l in full.cache_layers(16)}
+    batched = sample_batch(full, prompts, empty, noise, steps=3, s_img=2.0, caches=caches)
+    for i in range(2):
+        alone = sample(full, prompts[i:i + 1], empty, steps=3, s_img=2.0, noise=noise[i:i + 1],
+                       cache={k: v[i:i + 1] for k, v in caches.items()})
+        assert torch.allclose(batched[i:i + 1], alone, atol=1e-4)
+
+
 def test_fresh_adapters_are_identity():
     base = small_unet(adapters=False)
     full = small_unet(adapters=True)

@@ -222,8 +222,9 @@ class MidBlock(nn.Module):
         self.resnets = nn.ModuleList([ResnetBlock2D(ch, ch, temb, g, e), ResnetBlock2D(ch, ch, temb, g, e)])
         self.attentions = nn.ModuleList([Transformer2DModel(ch, heads, cfg.cross_attention_dim, g, False)])
 
-    def forward(self, x, temb, ctx, gate, caches, features):
-        x = self.resnets[0](x, temb)
+    # No forward(): UNet runs resnets[0], may regroup rows (encoder_row), then tail().
+    def tail(self, x, temb, ctx, gate, caches, features):
+        """From the first adapter on: the part rows that differ only in adapter_gate cannot share."""
         x = self.attentions[0](x, ctx, gate, caches, features)
         return self.resnets[1](x, temb)
 
@@ -310,7 +311,12 @@ class UNet(nn.Module):
         return [p for n, p in self.named_parameters() if not is_adapter_param(n)]
 
     def forward(self, sample, timestep, encoder_hidden_states, adapter_gate=None,
-                caches: Optional[Dict[str, torch.Tensor]] = None, return_features: bool = False):
+                caches: Optional[Dict[str, torch.Tensor]] = None, return_features: bool = False,
+                encoder_row: Optional[torch.Tensor] = None):
+        """encoder_row (int64 [B]), when given: sample, timestep and encoder_hidden_states hold the
+        S distinct encoder rows and output row b continues encoder row encoder_row[b]. Adapters act
+        from the mid-block transformer on, so DreamCache's e_u and e_i rows (same latent, same empty
+        prompt, gates 0 and 1) share the encoder: a batch-3 step runs it at batch 2."""
         if timestep.dim() == 0:
             timestep = timestep.expand(sample.shape[0])
         temb = self.time_embedding(timestep_embedding(timestep, self.config.block_out_channels[0]).to(sample.dtype))
@@ -321,7 +327,11 @@ class UNet(nn.Module):
         for blk in self.down_blocks:
             x, s = blk(x, temb, encoder_hidden_states, gate, caches, features)
             skips.extend(s)
-        x = self.mid_block(x, temb, encoder_hidden_states, gate, caches, features)
+        x = self.mid_block.resnets[0](x, temb)
+        if encoder_row is not None:
+            x, temb, encoder_hidden_states = (t.index_select(0, encoder_row) for t in (x, temb, encoder_hidden_states))
+            skips = [s.index_select(0, encoder_row) for s in skips]
+        x = self.mid_block.tail(x, temb, encoder_hidden_states, gate, caches, features)
         for blk in self.up_blocks:
             n = len(blk.resnets)
             x = blk(x, skips[-n:], temb, encoder_hidden_states, gate, caches, features)
