@@ -2,10 +2,11 @@
 // worker) and to storage, and report problems as notices without losing anything.
 import { create } from 'zustand';
 import type { BackendPreference, Engine, LoadedInfo, MaskImage, ProgressEvent, RgbaImage } from '../runtime/engine-types';
-import { composeSubjectOnWhite } from '../runtime/image';
+import { composeSubjectOnWhite, maskBoundingBox } from '../runtime/image';
 import { CACHE_SEED, MAX_SEED, PREVIEW_EVERY } from './config';
 import { isCancellation, messageOf } from './errors';
 import { kindOfFile } from './file-kind';
+import { paintStroke, type Point } from './mask-brush';
 import { applyProgress, startJob, type Job } from './job-progress';
 import { readPhoto } from './photo-decode';
 import { rgbaToPng } from './png';
@@ -38,6 +39,11 @@ export interface Draft {
   name: string;
   photo: RgbaImage;
   mask: MaskImage | null;
+  /** The mask as segmentation gave it, for "Reset mask". */
+  foundMask: MaskImage | null;
+  /** The mask was touched up by hand. */
+  edited: boolean;
+  /** null while segmenting, and when the touched-up mask keeps nothing. */
   onWhite: RgbaImage | null;
   phase: 'segmenting' | 'review' | 'building';
 }
@@ -111,6 +117,11 @@ interface AppState {
   addFiles(files: readonly File[]): Promise<void>;
   openPhoto(file: File): Promise<void>;
   setDraftName(name: string): void;
+  /** One brush segment on the draft's mask (image pixels); keep = paint the subject in. */
+  paintDraftMask(from: Point, to: Point, radius: number, keep: boolean): void;
+  /** End of a brush stroke: the subject on white follows the touched-up mask. */
+  commitDraftMask(): void;
+  resetDraftMask(): void;
   acceptDraft(): Promise<void>;
   rejectDraft(): void;
   selectSubject(id: string | null): void;
@@ -338,12 +349,21 @@ export const useApp = create<AppState>()((set, get) => {
       }
       if (!beginJob('segment')) return;
       set({
-        draft: { fileName: file.name, name: nameFromFile(file.name), photo, mask: null, onWhite: null, phase: 'segmenting' },
+        draft: {
+          fileName: file.name,
+          name: nameFromFile(file.name),
+          photo,
+          mask: null,
+          foundMask: null,
+          edited: false,
+          onWhite: null,
+          phase: 'segmenting',
+        },
       });
       try {
         const mask = await engine.segment(photo);
         const onWhite = composeSubjectOnWhite(photo, mask, loaded.manifest.image.size);
-        set((s) => (s.draft ? { draft: { ...s.draft, mask, onWhite, phase: 'review' } } : {}));
+        set((s) => (s.draft ? { draft: { ...s.draft, mask, foundMask: mask, onWhite, phase: 'review' } } : {}));
       } catch (err) {
         set({ draft: null });
         get().notify('error', `Could not find the subject in “${file.name}”: ${messageOf(err)}`);
@@ -354,6 +374,30 @@ export const useApp = create<AppState>()((set, get) => {
 
     setDraftName(name) {
       set((s) => (s.draft ? { draft: { ...s.draft, name } } : {}));
+    },
+
+    paintDraftMask(from, to, radius, keep) {
+      const draft = get().draft;
+      if (!draft?.mask || draft.phase !== 'review') return;
+      // a copy per segment (≤ 1024² floats, about a millisecond): states stay immutable
+      const data = draft.mask.data.slice();
+      paintStroke(data, draft.mask.width, draft.mask.height, from, to, radius, keep);
+      set({ draft: { ...draft, mask: { ...draft.mask, data }, edited: true } });
+    },
+
+    commitDraftMask() {
+      const { draft, loaded } = get();
+      if (!draft?.mask || draft.phase !== 'review' || !loaded) return;
+      // An empty mask has no subject to put on white: Accept waits until something is kept.
+      const onWhite = maskBoundingBox(draft.mask) ? composeSubjectOnWhite(draft.photo, draft.mask, loaded.manifest.image.size) : null;
+      set({ draft: { ...draft, onWhite } });
+    },
+
+    resetDraftMask() {
+      const draft = get().draft;
+      if (!draft?.foundMask || draft.phase !== 'review') return;
+      set({ draft: { ...draft, mask: draft.foundMask, edited: false } });
+      get().commitDraftMask();
     },
 
     rejectDraft() {

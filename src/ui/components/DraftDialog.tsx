@@ -1,15 +1,44 @@
-import { useMemo } from 'react';
+import { useMemo, useRef, useState, type PointerEvent } from 'react';
 import { useApp } from '../store';
+import { brushRadius, pointOnContainedImage, type Point } from '../mask-brush';
 import { maskOverlay } from '../mask-overlay';
 import { RgbaCanvas } from './RgbaCanvas';
 
 export function DraftDialog() {
   const draft = useApp((s) => s.draft);
   const job = useApp((s) => s.job);
-  const { acceptDraft, rejectDraft, setDraftName } = useApp.getState();
+  const { acceptDraft, rejectDraft, setDraftName, paintDraftMask, commitDraftMask, resetDraftMask } = useApp.getState();
   const overlay = useMemo(() => (draft?.mask ? maskOverlay(draft.photo, draft.mask) : null), [draft?.photo, draft?.mask]);
+  // Brush: keep (paint the subject in) or remove; size in % of the photo's shorter side.
+  const [keep, setKeep] = useState(false);
+  const [size, setSize] = useState(4);
+  const last = useRef<Point | null>(null);
   if (!draft) return null;
   const building = draft.phase === 'building';
+  const canPaint = draft.phase === 'review' && !!draft.mask;
+  const radius = brushRadius(draft.photo.width, draft.photo.height, size);
+  const pointOf = (e: PointerEvent<HTMLCanvasElement>) =>
+    pointOnContainedImage(e.currentTarget.getBoundingClientRect(), draft.photo.width, draft.photo.height, e.clientX, e.clientY);
+  const paint = {
+    onPointerDown: (e: PointerEvent<HTMLCanvasElement>) => {
+      const p = canPaint ? pointOf(e) : null;
+      if (!p) return;
+      e.currentTarget.setPointerCapture(e.pointerId);
+      last.current = p;
+      paintDraftMask(p, p, radius, keep);
+    },
+    onPointerMove: (e: PointerEvent<HTMLCanvasElement>) => {
+      const p = last.current ? pointOf(e) : null;
+      if (!p || !last.current) return;
+      paintDraftMask(last.current, p, radius, keep);
+      last.current = p;
+    },
+    onPointerUp: () => {
+      if (!last.current) return;
+      last.current = null;
+      commitDraftMask();
+    },
+  };
   return (
     <div className="modal-backdrop">
       <div className="modal" role="dialog" aria-modal="true" aria-labelledby="draft-title" data-testid="mask-preview">
@@ -20,21 +49,72 @@ export function DraftDialog() {
         <div className="draft-images">
           <figure>
             {overlay ? (
-              <RgbaCanvas image={overlay} className="draft-canvas" label="Mask over the photo" />
+              <RgbaCanvas
+                image={overlay}
+                className={`draft-canvas${canPaint ? ' is-paintable' : ''}`}
+                label="Mask over the photo"
+                data-testid="mask-canvas"
+                onPointerCancel={paint.onPointerUp}
+                {...paint}
+              />
             ) : (
               <RgbaCanvas image={draft.photo} className="draft-canvas is-pending" label="Photo" />
             )}
             <figcaption>
               {draft.phase === 'segmenting'
                 ? 'Finding the subject…'
-                : draft.mask?.source === 'alpha'
-                  ? 'Mask from the PNG’s transparency'
-                  : 'Mask found by the segmenter (dimmed parts are left out)'}
+                : draft.edited
+                  ? 'Mask touched up by hand (dimmed parts are left out)'
+                  : draft.mask?.source === 'alpha'
+                    ? 'Mask from the PNG’s transparency — paint on it to fix it'
+                    : 'Mask found by the segmenter (dimmed parts are left out) — paint on it to fix it'}
             </figcaption>
+            {draft.mask && (
+              <div className="brush-tools" role="group" aria-label="Touch up the mask">
+                <button
+                  className={`btn btn-small${keep ? '' : ' is-on'}`}
+                  aria-pressed={!keep}
+                  onClick={() => setKeep(false)}
+                  disabled={!canPaint}
+                  data-testid="brush-remove"
+                >
+                  Remove
+                </button>
+                <button
+                  className={`btn btn-small${keep ? ' is-on' : ''}`}
+                  aria-pressed={keep}
+                  onClick={() => setKeep(true)}
+                  disabled={!canPaint}
+                  data-testid="brush-keep"
+                >
+                  Keep
+                </button>
+                <label className="brush-size">
+                  <span>Brush</span>
+                  <input
+                    type="range"
+                    min={1}
+                    max={25}
+                    value={size}
+                    onChange={(e) => setSize(Number(e.target.value))}
+                    disabled={!canPaint}
+                    aria-label="Brush size"
+                    data-testid="brush-size"
+                  />
+                </label>
+                <button className="btn btn-ghost btn-small" onClick={resetDraftMask} disabled={!canPaint || !draft.edited} data-testid="reset-mask">
+                  Reset mask
+                </button>
+              </div>
+            )}
           </figure>
           <figure>
             {draft.onWhite ? (
-              <RgbaCanvas image={draft.onWhite} className="draft-canvas" label="Subject on white" />
+              <RgbaCanvas image={draft.onWhite} className="draft-canvas" label="Subject on white" data-testid="on-white" />
+            ) : draft.mask ? (
+              <div className="draft-canvas draft-placeholder draft-empty" data-testid="empty-mask">
+                Nothing is kept: paint the subject back in with Keep, or reset the mask.
+              </div>
             ) : (
               <div className="draft-canvas draft-placeholder">
                 <span className="spinner" aria-hidden />
@@ -65,7 +145,7 @@ export function DraftDialog() {
           <button
             className="btn btn-primary"
             onClick={() => void acceptDraft()}
-            disabled={draft.phase !== 'review'}
+            disabled={draft.phase !== 'review' || !draft.onWhite}
             data-testid="accept-mask"
           >
             {building ? 'Building cache…' : 'Looks good — add subject'}
