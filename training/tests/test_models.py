@@ -203,3 +203,15 @@ def test_sd15_parameter_count_and_adapter_budget(sd15_unet):
         ("dec5", "up_blocks.2.attentions.2", 640, 32),
         ("dec7", "up_blocks.3.attentions.1", 320, 64),
     ]
+
+
+def test_tiny_wide_preset_doubles_the_unet():
+    """The bigger base-model candidate (docs/benchmarks.md "A bigger base U-Net"): twice tiny's U-Net,
+    same VAE and text encoder, head size 32 in every block."""
+    from dreamcache.models.config import tiny, tiny_wide
+    wide, small = tiny_wide(4096), tiny(4096)
+    count = lambda cfg: sum(p.numel() for p in UNet(cfg.unet).base_parameters())
+    assert 1.9 < count(wide) / count(small) < 2.1
+    assert wide.vae == small.vae and wide.text_encoder == small.text_encoder
+    ch, heads = wide.unet.block_out_channels, wide.unet.num_attention_heads
+    assert [c // h for c, h in zip(ch, heads)] == [32, 32, 32]

@@ -142,4 +142,14 @@ def tiny(vocab_size: int) -> PackConfig:
     )
 
 
-PRESETS = {"sd15": sd15, "dev-tiny": dev_tiny, "tiny": tiny}
+def tiny_wide(vocab_size: int) -> PackConfig:
+    """`tiny` with a U-Net of twice the parameters (25.8 M: channels ×1.5/×1.5/×1.33, head size 32):
+    the candidate for a retrained base model. Stored as int8 (export --int8-storage unet) it keeps
+    the embedded pack under 40 MB (docs/benchmarks.md "A bigger base U-Net")."""
+    cfg = tiny(vocab_size)
+    cfg.unet.block_out_channels = (96, 192, 256)
+    cfg.unet.num_attention_heads = (3, 6, 8)
+    return cfg
+
+
+PRESETS = {"sd15": sd15, "dev-tiny": dev_tiny, "tiny": tiny, "tiny-wide": tiny_wide}
