@@ -8,7 +8,8 @@ import { readManifest, readVerifiedFile } from '../src/runtime/pack';
 import { PackTokenizer } from '../src/runtime/tokenizer';
 import { createPackSource } from '../src/runtime/pack-source';
 import { gaussianNoise } from '../src/runtime/rng';
-import { runFloat, SessionPool, tensor } from '../src/runtime/sessions';
+import { encoderRowFeed, runFloat, SessionPool, takesEncoderRow, tensor } from '../src/runtime/sessions';
+import { ownEncoderRows, pickRows, shareEncoderRows, type EncoderRows } from '../src/runtime/encoder-rows';
 
 export interface BenchOptions {
   packUrl: string;
@@ -93,39 +94,37 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const ids = tokenizer.encodeBatch(['', '', 'a photo of the subject on a beach']);
   const { last_hidden_state: text } = await runFloat(textEncoder, 'text_encoder', { input_ids: tensor(ids, [B, L]) }, ['last_hidden_state']);
   const n = C * hw * hw;
-  const hasEncoderRow = unet.inputNames.includes('encoder_row');
-  // encoderRow: which encoder row each of the B rows continues; S = its number of encoder rows.
-  const feeds = (i: number, encoderRow: number[]) => {
-    const S = Math.max(...encoderRow) + 1;
+  const hasEncoderRow = takesEncoderRow(unet);
+  const usePrompt = [false, false, true]; // text rows ['', '', prompt]
+  // the same rows the engine feeds: every row whole, or e_u and e_i sharing the encoder
+  const feeds = (i: number, rows: EncoderRows) => {
+    const S = rows.source.length;
     const latent = gaussianNoise(100 + i, n);
     const sample = new Float32Array(S * n);
     for (let r = 0; r < S; r++) sample.set(latent, r * n);
-    const rows = S === B ? [0, 1, 2] : [0, 2]; // text rows ['', '', prompt] the encoder rows take
-    const hidden = new Float32Array(S * L * D);
-    rows.forEach((r, k) => hidden.set(text.data.subarray(r * L * D, (r + 1) * L * D), k * L * D));
     return {
       sample: tensor(sample, [S, C, hw, hw]),
       timestep: tensor(new Float32Array(S).fill(981 - 20 * (i % 50)), [S]),
-      encoder_hidden_states: tensor(hidden, [S, L, D]),
+      encoder_hidden_states: tensor(pickRows(text.data, B, rows.source), [S, L, D]),
       adapter_gate: tensor(Float32Array.of(0, 1, 1), [B]),
-      ...(hasEncoderRow ? { encoder_row: tensor(BigInt64Array.from(encoderRow, (r) => BigInt(r)), [B]) } : {}),
+      ...encoderRowFeed(unet, rows.encoderRow),
       ...Object.fromEntries(cache.layers.map((l) => [`cache_${l.name}`, tensor(l.data, [...l.shape])])),
     };
   };
-  const time = async (encoderRow: number[]) => {
-    for (let i = 0; i < 3; i++) await runFloat(unet, 'unet', feeds(i, encoderRow), ['noise_pred']);
+  const time = async (rows: EncoderRows) => {
+    for (let i = 0; i < 3; i++) await runFloat(unet, 'unet', feeds(i, rows), ['noise_pred']);
     const times: number[] = [];
     for (let i = 0; i < unetRuns; i++) {
-      const f = feeds(i, encoderRow);
+      const f = feeds(i, rows);
       const t = performance.now();
       await runFloat(unet, 'unet', f, ['noise_pred']);
       times.push(performance.now() - t);
     }
     return stats(times);
   };
-  const unetB3 = await time([0, 1, 2]);
+  const unetB3 = await time(ownEncoderRows(B));
   log(`unet b=3: median ${unetB3.median.toFixed(1)} ms`);
-  const sharedStep = hasEncoderRow ? await time([0, 0, 1]) : undefined;
+  const sharedStep = hasEncoderRow ? await time(shareEncoderRows(usePrompt)) : undefined;
   if (sharedStep) log(`unet b=3, encoder shared by e_u and e_i: median ${sharedStep.median.toFixed(1)} ms`);
   await pool.dispose();
 

@@ -26,7 +26,7 @@ import { SeededRandom } from './rng';
 import { sampleLatent } from './sample';
 import { yieldToEventLoop } from './yield';
 import { addNoise, alphasCumprod, createScheduler } from './schedulers';
-import { configureOrt, runFloat, SessionPool, tensor, type OrtSession } from './sessions';
+import { configureOrt, encoderRowFeed, runFloat, SessionPool, takesEncoderRow, tensor, type OrtSession } from './sessions';
 import { PackTokenizer } from './tokenizer';
 
 interface Loaded {
@@ -48,12 +48,6 @@ interface OpToken {
 
 const MAX_EMBEDDINGS = 8;
 const MAX_STEPS = 1000;
-
-/** The optional `encoder_row` input, for graphs that have it (docs/model-pack.md). */
-function encoderRowFeed(unet: OrtSession, encoderRow: readonly number[]): Record<string, ReturnType<typeof tensor>> {
-  if (!unet.inputNames.includes('encoder_row')) return {};
-  return { encoder_row: tensor(BigInt64Array.from(encoderRow, (r) => BigInt(r)), [encoderRow.length]) };
-}
 
 export function createEngine(): Engine {
   return new InThreadEngine();
@@ -276,6 +270,7 @@ class InThreadEngine implements Engine {
       const plan = planGuidance(request.cache !== null, request.guidance);
       const [empty, prompt] = await this.embed(l, ['', request.prompt], onProgress);
       const unet = await this.session(l, 'unet', onProgress);
+      const shared = l.shareEncoder && takesEncoderRow(unet);
       const decoder = await this.session(l, 'vae_decoder', onProgress);
       const cacheInputs = plan.useCache
         ? Object.fromEntries(request.cache!.layers.map((c) => [`cache_${c.name}`, { data: c.data, dims: c.shape }]))
@@ -304,7 +299,6 @@ class InThreadEngine implements Engine {
           imageScale: request.imageScale,
           isCancelled: () => token.cancelled,
           runUnet: async (b) => {
-            const shared = l.shareEncoder && unet.inputNames.includes('encoder_row');
             const rows = shared ? shareEncoderRows(b.usePrompt) : ownEncoderRows(b.batch);
             const S = rows.source.length;
             const hidden = new Float32Array(S * L * D);

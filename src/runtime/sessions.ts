@@ -90,6 +90,16 @@ export function tensor(data: Float32Array | BigInt64Array, dims: number[]): ort.
   return data instanceof BigInt64Array ? new ort.Tensor('int64', data, dims) : new ort.Tensor('float32', data, dims);
 }
 
+/** Whether a unet graph has the optional `encoder_row` input (docs/model-pack.md). */
+export function takesEncoderRow(unet: OrtSession): boolean {
+  return unet.inputNames.includes('encoder_row');
+}
+
+/** The `encoder_row` feed for graphs that take it, nothing for those that do not. */
+export function encoderRowFeed(unet: OrtSession, encoderRow: readonly number[]): Record<string, ort.Tensor> {
+  return takesEncoderRow(unet) ? { encoder_row: tensor(BigInt64Array.from(encoderRow, (r) => BigInt(r)), [encoderRow.length]) } : {};
+}
+
 /** Runs a session and returns the requested outputs as Float32Array, checking they exist. */
 export async function runFloat(
   session: OrtSession,
