@@ -81,13 +81,14 @@ def test_segmenter_fine_tunes_from_init_weights(tmp_path):
     init = f"{tmp_path}/a/weights"
     # lr 0: three steps from the init weights must leave them (and their EMA) where they were
     segmenter.main(common + ["--out", f"{tmp_path}/b", "--max-steps", "3", "--lr", "0", "--init-from", init,
-                             "--distractors", "0.5", "--bg-style", "0.5"])
+                             "--distractors", "0.5", "--bg-style", "0.5", "--ridges", "0.5"])
     a, b = load_split(init, "segmenter"), load_split(f"{tmp_path}/b/weights", "segmenter")
     assert a.keys() == b.keys()
     for k in a:
         assert torch.allclose(a[k].float(), b[k].float(), atol=1e-5), k
     meta = json.load(open(f"{tmp_path}/b/segmenter.json"))
     assert meta["step"] == 3 and meta["init_from"] == init and meta["distractors"] == 0.5 and meta["bg_style"] == 0.5
+    assert meta["ridges"] == 0.5
     with pytest.raises(SystemExit):  # a share outside [0, 1] is refused before anything runs
         segmenter.main(common + ["--out", f"{tmp_path}/c", "--bg-style", "80"])
     assert not os.path.exists(f"{tmp_path}/c")
@@ -157,5 +158,39 @@ def test_background_style_changes_backgrounds_only_and_is_seeded(gen):
     fg_changed = (d * fg).flatten(1).sum(1) / fg.flatten(1).sum(1).clamp_min(1)
     assert fg_changed.mean() < bg_changed.mean() / 3
     again, _ = gen.segmenter_batch(16, torch.Generator().manual_seed(9), train, distractors=0.4, mix=0.5, style=1.0)
+    assert torch.equal(again, img), "deterministic per seed"
+    assert img.min() >= 0 and img.max() <= 1
+
+
+def test_ridge_profiles_and_rims_are_thin_lines_of_the_asked_width():
+    from dreamcache.data.ridges import normal_distance, profile
+    S = 64
+    h = profile(rng(3), 4, S, 6)
+    assert h.shape == (4, 1, 1, S)
+    # a flat line at 0.5: the distance is y - 0.5, exactly, and so a 2 px band holds 2 rows per column
+    d = normal_distance(torch.full((1, 1, 1, S), 0.5), S)
+    y = (torch.arange(S) + 0.5) / S
+    assert torch.allclose(d[0, 0, :, 0], y - 0.5)
+    band = (d.abs() < 1.0 / S).float()
+    assert torch.equal(band.sum(2), torch.full((1, 1, S), 2.0))
+    # a 45° line: the normal distance is the vertical one over √2
+    d45 = normal_distance(((torch.arange(S) + 0.5) / S).view(1, 1, 1, S), S)
+    assert abs(d45[0, 0, 10, 40].item() - (10 - 40) / S / math.sqrt(2)) < 1e-4
+
+
+def test_ridges_change_backgrounds_only_and_are_seeded(gen):
+    train, _ = gen.scene_split()
+    g = lambda: torch.Generator().manual_seed(11)  # noqa: E731
+    plain_img, plain_mask = gen.segmenter_batch(16, g(), train, distractors=0.4, mix=0.5, style=0.8)
+    img, mask = gen.segmenter_batch(16, g(), train, distractors=0.4, mix=0.5, style=0.8, ridges=1.0)
+    assert torch.equal(mask, plain_mask), "same subjects and masks with or without ridges"
+    bg = (plain_mask < 0.01).float()
+    fg = (plain_mask > 0.99).float()
+    d = (img - plain_img).abs().amax(1, keepdim=True)
+    bg_changed = (d * bg).flatten(1).sum(1) / bg.flatten(1).sum(1).clamp_min(1)
+    fg_changed = (d * fg).flatten(1).sum(1) / fg.flatten(1).sum(1).clamp_min(1)
+    assert (bg_changed > 0.01).float().mean() > 0.5, "most backgrounds get ridges or strokes"
+    assert fg_changed.mean() < bg_changed.mean() / 3, "subjects are composited over them"
+    again, _ = gen.segmenter_batch(16, g(), train, distractors=0.4, mix=0.5, style=0.8, ridges=1.0)
     assert torch.equal(again, img), "deterministic per seed"
     assert img.min() >= 0 and img.max() <= 1

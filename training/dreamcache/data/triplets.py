@@ -200,7 +200,7 @@ class TripletGenerator:
     def segmenter_batch(self, batch_size: int, generator: torch.Generator,
                         scenes: Optional[Sequence[int]] = None,
                         distractors: float = 0.0, mix: float = 0.0,
-                        style: float = 0.0) -> Tuple[torch.Tensor, torch.Tensor]:
+                        style: float = 0.0, ridges: float = 0.0) -> Tuple[torch.Tensor, torch.Tensor]:
         """(image [B,3,S,S] in [0,1] with noise, blur and JPEG-like blocks, mask [B,1,S,S] of
         every subject in it). `scenes` restricts the backgrounds to those scene ids.
         `distractors` is the share of images whose background gets generic unmasked shapes,
@@ -210,7 +210,8 @@ class TripletGenerator:
         `mix` is the share of backgrounds that show a second allowed scene in part of the image
         (data/scene_mix.py), drawn from another forked generator the same way. `style` is the share of
         (possibly mixed) scene backgrounds zoomed into, flipped and recoloured (data/scene_style.py),
-        from a third forked generator."""
+        from a third forked generator. `ridges` is the share of backgrounds given terrain silhouettes
+        with rims and thin polyline strokes (data/ridges.py), from a fourth."""
         B, S, N, dev = batch_size, self.size, len(self.bank), self.device
         r = Rng(generator, dev)
         if scenes is None:
@@ -231,6 +232,11 @@ class TripletGenerator:
             from .scene_style import restyle_scenes
             rs = Rng(fork_generator(fork_generator(fork_generator(generator))), dev)
             img = restyle_scenes(rs, img, style)
+        if ridges > 0:
+            from .distractors import fork_generator
+            from .ridges import add_ridges
+            rr = Rng(fork_generator(fork_generator(fork_generator(fork_generator(generator)))), dev)
+            img = add_ridges(rr, img, ridges)
         plain = r.bernoulli(0.15, (B,)).view(B, 1, 1, 1)
         img = torch.where(plain, r.uniform((B, 1, 1, 1), 0.85, 1.0).expand_as(img), img)
         if distractors > 0:

@@ -26,7 +26,8 @@ from .common import (EMA, Checkpoint, Dist, Log, StepLoop, TimeBox, autocast, cy
 from .data import add_data_args, add_run_args, make_generator
 
 
-def seg_batch(gen, batch, g, scenes, distractors: float = 0.0, mix: float = 0.0, style: float = 0.0):
+def seg_batch(gen, batch, g, scenes, distractors: float = 0.0, mix: float = 0.0, style: float = 0.0,
+              ridges: float = 0.0):
     kw = {"scenes": scenes} if scenes is not None else {}
     if distractors > 0:
         kw["distractors"] = distractors
@@ -34,6 +35,8 @@ def seg_batch(gen, batch, g, scenes, distractors: float = 0.0, mix: float = 0.0,
         kw["mix"] = mix
     if style > 0:
         kw["style"] = style
+    if ridges > 0:
+        kw["ridges"] = ridges
     return gen.segmenter_batch(batch, g, **kw)
 
 
@@ -117,6 +120,9 @@ def main(argv=None):
     ap.add_argument("--bg-style", type=float, default=0.0,
                     help="share of training backgrounds zoomed into, flipped and recoloured before the subjects "
                          "go in (data/scene_style.py; 0 = off)")
+    ap.add_argument("--ridges", type=float, default=0.0,
+                    help="share of training backgrounds given terrain silhouettes with rims and thin strokes "
+                         "(data/ridges.py; 0 = off)")
     ap.add_argument("--ckpt-every-min", type=float, default=3.0, help="checkpoint period: a killed run resumes")
     ap.add_argument("--init-from", default=None, help="folder with segmenter.partNN (e.g. checkpoints/tiny-emoji-v1) "
                     "to fine-tune when no checkpoint exists")
@@ -129,7 +135,8 @@ def main(argv=None):
     a = ap.parse_args(argv)
     if a.context_layers is not None and a.context_layers < 0:
         ap.error("--context-layers must be 0 or more")
-    for flag, share in (("--distractors", a.distractors), ("--mix-scenes", a.mix_scenes), ("--bg-style", a.bg_style)):
+    for flag, share in (("--distractors", a.distractors), ("--mix-scenes", a.mix_scenes), ("--bg-style", a.bg_style),
+                        ("--ridges", a.ridges)):
         if not 0.0 <= share <= 1.0:
             ap.error(f"{flag} is a share of training images: give a number from 0 to 1, not {share}")
     preset = PRESETS[a.preset](4096).segmenter
@@ -158,12 +165,12 @@ def main(argv=None):
     log = Log(a.out, d.main)
     log.write(event="start", step=step, world=d.world, params=sum(p.numel() for p in seg.parameters()),
               init_from=a.init_from, distractors=a.distractors, mix_scenes=a.mix_scenes, bg_style=a.bg_style,
-              channels=list(cfg.channels),
+              ridges=a.ridges, channels=list(cfg.channels),
               context_layers=cfg.context_layers)
     loop = StepLoop(d, box, log, ck, a.max_steps, a.log_every, a.ckpt_every_min)
     while True:
         g = seeded_generator(a.seed, d.rank, step, d.device)
-        img, mask = seg_batch(gen, a.batch, g, train_scenes, a.distractors, a.mix_scenes, a.bg_style)
+        img, mask = seg_batch(gen, a.batch, g, train_scenes, a.distractors, a.mix_scenes, a.bg_style, a.ridges)
         img = recolor(img, g)
         if img.shape[-1] != cfg.input_size:
             img = F.interpolate(img, size=cfg.input_size, mode="bilinear", align_corners=False)
@@ -191,7 +198,7 @@ def main(argv=None):
                 "iou_heldout_subjects_heldout_scenes": evaluate_iou(final, held, d.device, heldout_scenes, a.eval_batches),
                 "heldout_scenes": heldout_scenes, "config": cfg.to_dict(),
                 "init_from": a.init_from, "distractors": a.distractors, "mix_scenes": a.mix_scenes,
-                "bg_style": a.bg_style}
+                "bg_style": a.bg_style, "ridges": a.ridges}
         if heldout_scenes:
             meta["iou_heldout_per_scene"] = {SCENES[s].name: evaluate_iou(final, held, d.device, [s], a.eval_batches)
                                              for s in heldout_scenes}
