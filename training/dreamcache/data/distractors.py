@@ -41,7 +41,7 @@ def _coords(S: int, device) -> tuple:
     return y[:, 0], x[:, 0]
 
 
-def _colors(r: Rng, n: int) -> torch.Tensor:
+def random_colors(r: Rng, n: int) -> torch.Tensor:
     """[n,3,1,1] colours: uniform RGB, half of them pulled toward grey (muted tones are common)."""
     c = r.uniform((n, 3, 1, 1))
     grey = c.mean(1, keepdim=True)
@@ -51,9 +51,9 @@ def _colors(r: Rng, n: int) -> torch.Tensor:
 
 def _two_tone(r: Rng, n: int) -> tuple:
     """Two colours, the second either random or a small step from the first (low contrast)."""
-    c1 = _colors(r, n)
+    c1 = random_colors(r, n)
     near = (c1 + r.uniform((n, 3, 1, 1), -0.2, 0.2)).clamp(0, 1)
-    c2 = torch.where(r.bernoulli(0.5, (n, 1, 1, 1)), near, _colors(r, n))
+    c2 = torch.where(r.bernoulli(0.5, (n, 1, 1, 1)), near, random_colors(r, n))
     return c1, c2
 
 
@@ -65,7 +65,7 @@ def _rotated(r: Rng, n: int, S: int, device) -> tuple:
     return x * c + y * s, -x * s + y * c
 
 
-def _fill(r: Rng, n: int, S: int, cells: int) -> torch.Tensor:
+def random_fill(r: Rng, n: int, S: int, cells: int) -> torch.Tensor:
     """[n,3,S,S] fill: flat, a linear gradient, or a two-tone noise texture."""
     dev = r.device
     c1, c2 = _two_tone(r, n)
@@ -127,7 +127,7 @@ def draw_shapes(r: Rng, img: torch.Tensor) -> torch.Tensor:
         cov = shape_coverage(r, n, S)
         opacity = torch.where(r.bernoulli(0.7, (n, 1, 1, 1)), torch.ones(n, 1, 1, 1, device=r.device),
                               r.uniform((n, 1, 1, 1), 0.3, 1.0))
-        img = lerp(img, _fill(r, n, S, NOISE_CELLS[k % len(NOISE_CELLS)]), cov * opacity * on)
+        img = lerp(img, random_fill(r, n, S, NOISE_CELLS[k % len(NOISE_CELLS)]), cov * opacity * on)
     return img
 
 
@@ -174,7 +174,7 @@ def paint_backdrop(r: Rng, kind: int, n: int, S: int) -> torch.Tensor:
         t = value_noise(r, n, S, NOISE_CELLS[i % 3])
         thr = r.uniform((n, 1, 1, 1), 0.45, 0.7)
         m = ((t - thr) * 20).clamp(0, 1)
-        img = lerp(img, _colors(r, n), m)
+        img = lerp(img, random_colors(r, n), m)
     return img
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .distractors import _colors, _fill
+from .distractors import random_colors, random_fill
 from .imageops import grid, lerp
 from .rng import Rng
 
@@ -54,7 +54,7 @@ def _rim_color(r: Rng, n: int) -> torch.Tensor:
     light = r.uniform((n, 1, 1, 1), 0.85, 1.0).expand(n, 3, 1, 1)
     dark = r.uniform((n, 1, 1, 1), 0.0, 0.25).expand(n, 3, 1, 1)
     kind = r.randint(3, (n, 1, 1, 1))
-    return torch.where(kind == 0, light, torch.where(kind == 1, dark, _colors(r, n)))
+    return torch.where(kind == 0, light, torch.where(kind == 1, dark, random_colors(r, n)))
 
 
 def terrain(r: Rng, img: torch.Tensor, knots: int) -> torch.Tensor:
@@ -66,7 +66,7 @@ def terrain(r: Rng, img: torch.Tensor, knots: int) -> torch.Tensor:
     below = (d / px + 0.5).clamp(0, 1)
     width = r.uniform((n, 1, 1, 1), 1.0, 7.0) * px
     rim = below * ((width - d) / px + 0.5).clamp(0, 1) * r.bernoulli(0.7, (n, 1, 1, 1)).float()
-    fill = _fill(r, n, S, 8)
+    fill = random_fill(r, n, S, 8)
     layer = lerp(fill, _rim_color(r, n).expand_as(fill), rim)
     cov = orient(r, torch.cat([layer, below], 1))
     return lerp(img, cov[:, :3], cov[:, 3:])
