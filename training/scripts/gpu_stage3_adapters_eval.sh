@@ -12,6 +12,7 @@
 # sampler call, 512); EVAL_ARGS are extra evaluator-trainer arguments (CPU dry runs).
 # EVAL_TRAIN=0 trains no evaluators (they come carried, e.g. bf16 tars unpacked into $RUNS/eval-*);
 # AGENERIC: the adapter trainer's --generic-name probability (default: the trainer's).
+# ARECOLOUR: the adapter trainer's --recolour probability (default 0: subjects keep their colours).
 # AWIDTH: --adapter-width of a fresh adapter run (default 1; must match a resumed run, and match AINIT's
 # weights or be a multiple of their width: then they grow into the wider adapter).
 # Results go to $OUT as at most 8 files, each < 16 MiB (tarballs of split weights and logs).
@@ -42,7 +43,7 @@ if [ "$PHASE" = train ]; then
   done
   trun -m dreamcache.train.adapters --webp "$WEBP" --base "$BASE" --out "$RUNS/adapters" --minutes "$MIN" \
     --batch "${ABATCH:-256}" --lr "${ALR:-1e-4}" ${AINIT:+--init-from "$AINIT"} \
-    ${AGENERIC:+--generic-name "$AGENERIC"} ${AWIDTH:+--adapter-width "$AWIDTH"} 2>&1 | tee -a "$RUNS/adapters.out" | filter
+    ${AGENERIC:+--generic-name "$AGENERIC"} ${ARECOLOUR:+--recolour "$ARECOLOUR"} ${AWIDTH:+--adapter-width "$AWIDTH"} 2>&1 | tee -a "$RUNS/adapters.out" | filter
   for p in "${PIDS[@]}"; do wait "$p"; done
   # only evaluators trained in this call come back: $OUT holds at most 8 files per call
   for k in "${RAN[@]}"; do

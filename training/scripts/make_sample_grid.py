@@ -2,6 +2,8 @@
 docs/training-samples/segmenter.png (32 segmenter samples: image | mask).
 
   /usr/bin/python3 training/scripts/make_sample_grid.py [--seed 0] [--split train]
+  /usr/bin/python3 training/scripts/make_sample_grid.py --recolour 1 [--seed 0]
+      (docs/training-samples/triplets-recolour.png only: 16 triplets, subjects recoloured)
   /usr/bin/python3 training/scripts/make_sample_grid.py --bench [--device cuda] [--batch 256]
       (throughput of batch() and segmenter_batch(); writes no images)
 """
@@ -89,6 +91,8 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--size", type=int, default=128)
+    ap.add_argument("--recolour", type=float, default=None,
+                    help="write triplets-recolour.png: 16 triplets with TripletGenerator.p_recolour set to this")
     args = ap.parse_args()
     if not args.device.startswith("cuda"):
         keep_freed_memory()
@@ -102,6 +106,11 @@ def main() -> None:
     gen = TripletGenerator(bank)
     g = torch.Generator().manual_seed(args.seed)
     OUT_DIR.mkdir(parents=True, exist_ok=True)
+    if args.recolour is not None:
+        gen.p_recolour = args.recolour
+        triplet_sheet(gen.batch(16, g)).save(OUT_DIR / "triplets-recolour.png", optimize=True)
+        print(f"wrote {OUT_DIR / 'triplets-recolour.png'}")
+        return
     triplet_sheet(gen.batch(64, g)).save(OUT_DIR / "triplets.png", optimize=True)
     img, mask = gen.segmenter_batch(32, g)
     segmenter_sheet(img, mask).save(OUT_DIR / "segmenter.png", optimize=True)

@@ -113,6 +113,9 @@ def test_bench_end_to_end_at_toy_scale(webp_dir, evaluators, tmp_path):
     r = res["results"]
     assert {"text-only", "DreamCache", "DreamCache (subject named)", "ground truth", "cache t=600", "mid-only cache",
             "sI=2", "3 references"} <= set(r)
+    # the VAE ceiling: the same composites, through the pack's VAE (so it scores differently)
+    assert bench.GT_VAE in r and r[bench.GT_VAE]["dino"] != r["ground truth"]["dino"]
+    assert "dino_gap_vae_ceiling" in res["summary"]
     # DreamCache prompts name the subject by its class noun, the second row by its name
     assert r["DreamCache"]["noun"] == "category" and r["DreamCache (subject named)"]["noun"] == "name"
     assert r["DreamCache"]["dino"] != r["DreamCache (subject named)"]["dino"]
@@ -124,7 +127,7 @@ def test_bench_end_to_end_at_toy_scale(webp_dir, evaluators, tmp_path):
     assert r["DreamCache"]["dino"] != r["text-only"]["dino"]
     assert r["cache t=1"]["dino"] != r["cache t=600"]["dino"]
     md = open(os.path.join(out, "bench.md")).read()
-    assert "| DreamCache |" in md and "gap closed" in md
+    assert "| DreamCache |" in md and "gap closed" in md and "through the VAE closes" in md
     from PIL import Image
     assert Image.open(os.path.join(out, "grid.png")).size == (110 + 5 * 128, 28 + 2 * 128)
     assert os.path.isfile(os.path.join(out, "sweep.png"))
@@ -150,6 +153,22 @@ def test_bench_accepts_a_folder_of_png_subjects(evaluators, tmp_path):
     assert res["DreamCache"]["n"] == 2 and res["ground truth"]["n"] == 2
     subjects = {json.loads(l)["subject"] for l in open(os.path.join(out, "records", "rank0.jsonl"))}
     assert subjects == {"file:blue-cube_2.png", "file:red_apple.png"}
+
+
+def test_bench_scores_training_subjects_when_asked(webp_dir, evaluators, tmp_path):
+    """--split train: the diagnostic run on training subjects (their ids only), labelled as such."""
+    weights = str(tmp_path / "weights")
+    _dev_tiny_weights(weights)
+    out = str(tmp_path / "bench")
+    bench.main(["--weights", weights, "--preset", "dev-tiny", "--evaluators", evaluators, "--webp", webp_dir,
+                "--split", "train", "--limit-subjects", "2", "--limit-prompts", "1", "--seeds", "1", "--steps", "1",
+                "--ablations", "none", "--out", out])
+    res = json.load(open(os.path.join(out, "bench.json")))
+    assert res["args"]["split"] == "train" and res["results"]["text-only"]["n"] == 2
+    subjects = {json.loads(l)["subject"] for l in open(os.path.join(out, "records", "rank0.jsonl"))}
+    train_ids = [s.id for s in SubjectBank.load(webp_dir, split="train", size=16, limit=2).subjects]
+    assert subjects == set(train_ids) and not subjects & load_heldout_ids()
+    assert "TRAINING subjects" in open(os.path.join(out, "bench.md")).read()
 
 
 def test_parity_python_side_matches_saved_runtime_output(tmp_path):

@@ -50,8 +50,10 @@ def test_pipeline_trains_resumes_and_exports(webp_dir, tmp_path):
     assert logged[0]["loss_ref"] > 0
     json.dump({"step": 7}, open(f"{runs}/adapters/weights/adapters.json", "w"))
     adapters.main(common + ["--base", weights, "--out", f"{runs}/adapters-2", "--max-steps", "8", "--batch", "4",
-                            "--init-from", f"{runs}/adapters/weights"])
+                            "--init-from", f"{runs}/adapters/weights", "--recolour", "0.5"])
     assert [json.loads(l)["step"] for l in open(f"{runs}/adapters-2/log.jsonl") if '"done"' in l] == [8]
+    assert json.load(open(f"{runs}/adapters-2/adapters.json"))["recolour"] == 0.5
+    assert [json.loads(l)["recolour"] for l in open(f"{runs}/adapters-2/log.jsonl") if '"start"' in l] == [0.5]
     for f in os.listdir(f"{runs}/adapters/weights"):
         shutil.copy(os.path.join(f"{runs}/adapters/weights", f), weights)
 

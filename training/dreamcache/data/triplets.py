@@ -44,6 +44,10 @@ class TripletGenerator:
     # Adapter training sets this: the caption names the main subject only by its category noun
     # ("a photo of an animal on a beach"). 0 keeps the base model's captions and random stream.
     p_generic_name = 0.0
+    # Adapter training may set this: the main subject gets one random hue/saturation map in both
+    # target and reference (data/recolour.py), drawn from a forked generator so 0 keeps every
+    # other draw of the batch as before.
+    p_recolour = 0.0
 
     def __init__(self, bank: SubjectBank, size: int = 128,
                  device: Union[str, torch.device, None] = None):
@@ -65,8 +69,12 @@ class TripletGenerator:
     # -- triplets --------------------------------------------------------------------------
     def batch(self, batch_size: int, generator: torch.Generator) -> Dict[str, object]:
         B, S, N = batch_size, self.size, len(self.bank)
-        r = Rng(generator, self.device)
         dev = self.device
+        rc = None
+        if self.p_recolour > 0:
+            from .distractors import fork_generator
+            rc = Rng(fork_generator(generator), dev)   # forked before any draw of the batch
+        r = Rng(generator, self.device)
 
         subject = r.randint(N, (B,))
         scene = r.randint(N_SCENES, (B,))
@@ -98,7 +106,12 @@ class TripletGenerator:
         shadow_on = r.bernoulli(self.p_shadow, (B,))
 
         bg = paint_scenes(r, scene, S)
-        main = warp(self._layers(subject), scale, cx, cy, angle, flip)
+        layers = self._layers(subject)
+        recoloured = torch.zeros(B, dtype=torch.bool, device=dev)
+        if rc is not None:
+            from .recolour import recolour_layers
+            layers, recoloured = recolour_layers(rc, layers, self.p_recolour)
+        main = warp(layers, scale, cx, cy, angle, flip)
         rgb_p, alpha = main[:, :3], main[:, 3:]
         second_layer = torch.zeros_like(main)
         idx2 = has_second.nonzero().flatten()
@@ -121,7 +134,7 @@ class TripletGenerator:
         img = img * (1 - alpha) + rgb_p
         img, alpha = M.modify_image(r, modifier, img, alpha)
 
-        reference, ref_mask, erased = self._reference(r, subject)
+        reference, ref_mask, erased = self._reference(r, subject, layers)
         generic = (r.bernoulli(self.p_generic_name, (B,)) if self.p_generic_name > 0
                    else torch.zeros(B, dtype=torch.bool, device=dev))
         captions = self._captions(subject, scene, modifier, second, scene_named, template, joiner, generic)
@@ -138,16 +151,19 @@ class TripletGenerator:
             "modifier": modifier,
             "second_subject": second,
             "generic_name": generic,
+            "recoloured": recoloured,
         }
 
-    def _reference(self, r: Rng, subject: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _reference(self, r: Rng, subject: torch.Tensor, layers: Optional[torch.Tensor] = None
+                   ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Subject on white: scale in ref_scale, shift inside the frame, hflip, rare colour
-        jitter, and a white rectangle erased inside the subject's box (p_ref_erase)."""
+        jitter, and a white rectangle erased inside the subject's box (p_ref_erase). layers: the
+        subjects' RGBA as the target used them (recoloured), else the bank's."""
         B, S, dev = subject.shape[0], self.size, self.device
         scale = r.uniform((B,), *self.ref_scale)
         cx = r.uniform((B,), -1, 1) * (1 - scale)
         cy = r.uniform((B,), -1, 1) * (1 - scale)
-        layer = warp(self._layers(subject), scale, cx, cy, None, r.bernoulli(0.5, (B,)))
+        layer = warp(self._layers(subject) if layers is None else layers, scale, cx, cy, None, r.bernoulli(0.5, (B,)))
         rgb_p, alpha = layer[:, :3], layer[:, 3:]
         jit = r.bernoulli(self.p_ref_jitter, (B,)).nonzero().flatten()
         bright = r.uniform((B, 1, 1, 1), 0.8, 1.2)[jit]

@@ -1,6 +1,7 @@
 """Held-out personalization benchmark (docs/evaluation.md, "Benchmark").
 
-Subjects (held-out by default, or any folder of RGBA PNGs) × the 25 prompts of prompts.py ×
+Subjects (held-out by default; training subjects with --split train, a diagnostic of the base
+model's own ceiling, as it learned their names; or any folder of RGBA PNGs) × the 25 prompts of prompts.py ×
 seeds. Methods: text-only base model (subject named in the prompt, gate 0, plain CFG),
 DreamCache (cache of the subject's clean reference on white at t = 1, combined guidance) and the
 generator's ground-truth composite (upper bound). Ablations on the first --ablation-seeds seeds:
@@ -40,13 +41,16 @@ from .prompts import GRID_PROMPTS, PROMPTS
 from .scorer import Scorer
 from .trainer import TOKENIZER
 
+# The ground-truth composites encoded and decoded by the pack's VAE: the best any generation can
+# score, since every generated image leaves through that decoder.
+GT_VAE = "ground truth through the VAE"
 METRICS = ["dino", "clip_i", "clip_t", "masked_dino", "masked_clip_i", "scene_ok", "modifier_ok"]
 
 
 @dataclass(frozen=True)
 class Config:
     name: str
-    method: str                       # "text" | "dreamcache" | "gt"
+    method: str                       # "text" | "dreamcache" | "gt" | "gt_vae"
     seeds: int
     steps: int
     cache_t: int = 1
@@ -63,7 +67,8 @@ def make_configs(a) -> List[Config]:
                    a.steps, s_img=a.image_scale, noun=other)] if a.both_nouns else []
     main = ([Config("text-only", "text", a.seeds, a.steps, s_img=0.0),
              Config("DreamCache", "dreamcache", a.seeds, a.steps, s_img=a.image_scale, noun=a.dreamcache_noun)]
-            + both + [Config("ground truth", "gt", a.seeds, a.steps)])
+            + both + [Config("ground truth", "gt", a.seeds, a.steps),
+                      Config(GT_VAE, "gt_vae", a.seeds, a.steps)])
     abl, n, st = [], a.ablation_seeds, a.ablation_steps or a.steps
     # every DreamCache ablation: the main row's image scale and naming unless it varies them
     dc = functools.partial(Config, method="dreamcache", seeds=n, steps=st, s_img=a.image_scale, noun=a.dreamcache_noun)
@@ -129,11 +134,16 @@ def run_batch(c: Config, items, bank, gen, models: Models, a) -> Tuple[torch.Ten
     subj = torch.tensor([s for s, _, _ in items], device=dev)
     ids = [bank.ids[s] for s in subj.tolist()]
     refs = clean_reference(gen, subj)
-    if c.method == "gt":
+    if c.method in ("gt", "gt_vae"):
         g = torch.Generator(device=gen.device).manual_seed(seed_of("gt", *[f"{i}/{p}/{s}" for i, (_, p, s) in zip(ids, items)]) % (2 ** 62))
         scene = torch.tensor([PROMPTS[p].scene_id for _, p, _ in items])
         mod = torch.tensor([PROMPTS[p].modifier_id for _, p, _ in items])
-        return composite(gen, subj, scene, mod, g)[0], refs
+        img = composite(gen, subj, scene, mod, g)[0]
+        if c.method == "gt_vae":
+            with torch.no_grad():
+                lat = models.vae.encode_moments(img.to(dev))[0].float() * models.vae.config.scaling_factor
+            img = decode(models.vae, lat)
+        return img, refs
     prompts = [PROMPTS[p].text(bank.words(s, c.noun)) for s, p, _ in items]
     noise = torch.stack([cpu_randn(models.latent, "xT", i, PROMPTS[p].key, sd) for i, (_, p, sd) in zip(ids, items)]).to(dev)
     ctx = models.embed(prompts)
@@ -186,7 +196,10 @@ def report(a, configs: List[Config], records: List[Dict], expected: Dict[str, in
     abl = [c for c in configs if c.group != "main"]
     head = "| method | DINO-like | CLIP-I-like | CLIP-T-like | masked DINO | masked CLIP-I | scene acc | modifier acc | images |\n|---|---|---|---|---|---|---|---|---|\n"
     row = lambda n, r: (f"| {n} | " + " | ".join(fmt(r[m]) for m in METRICS) + f" | {r['n']} |\n")
-    md = f"### Main ({a.seeds} seeds, {a.steps} DDIM steps, sT {a.text_scale}, sI {a.image_scale})\n\n" + head
+    subjects = "subjects of --subject-dir" if a.subject_dir else ("held-out subjects" if a.split == "heldout" else
+                                                                  "TRAINING subjects (diagnostic, not the benchmark)")
+    md = (f"### Main ({subjects}; {a.seeds} seeds, {a.steps} DDIM steps, sT {a.text_scale}, sI {a.image_scale})\n\n"
+          + head)
     md += "".join(row(c.name, res[c.name]) for c in main)
     t, d, g = (res.get(n) for n in ("text-only", "DreamCache", "ground truth"))
     summary = {}
@@ -196,6 +209,11 @@ def report(a, configs: List[Config], records: List[Dict], expected: Dict[str, in
                    "clip_t_ratio": d["clip_t"] / t["clip_t"] if t["clip_t"] else float("nan")}
         md += (f"\nDINO-like gap closed by DreamCache: {fmt(summary['dino_gap_closed'])} (goal ≥ 0.70); "
                f"CLIP-T-like DreamCache / text-only: {fmt(summary['clip_t_ratio'])} (goal ≥ 0.90).\n")
+        v = res.get(GT_VAE)
+        if v and v["n"] and gap:
+            summary["dino_gap_vae_ceiling"] = (v["dino"] - t["dino"]) / gap
+            md += (f"Ground truth through the VAE closes {fmt(summary['dino_gap_vae_ceiling'])} of that gap: the "
+                   f"most any generation decoded by this VAE can reach.\n")
     if abl:
         md += f"\n### Ablations ({a.ablation_seeds} seed(s), {a.ablation_steps or a.steps} steps)\n\n" + head
         for c in abl:
@@ -214,7 +232,7 @@ def report(a, configs: List[Config], records: List[Dict], expected: Dict[str, in
         if ref and ref["n"]:
             pts["text-only"] = [(ref["clip_t"], ref["dino"], "text")]
         plots.tradeoff(pts, os.path.join(a.out, "sweep.png"), "CLIP-T-like (text alignment)",
-                       "DINO-like (subject fidelity)", "Image-guidance scale sweep (held-out subjects)")
+                       "DINO-like (subject fidelity)", f"Image-guidance scale sweep ({subjects})")
 
 
 def save_grid(a, bank, grid_subjects: List[int]):
@@ -245,6 +263,9 @@ def main(argv=None):
     ap.add_argument("--preset", default="tiny")
     ap.add_argument("--tokenizer", default=TOKENIZER)
     ap.add_argument("--webp", default=None, help="subject WebPs (held-out subjects of subjects.json)")
+    ap.add_argument("--split", choices=["heldout", "train"], default="heldout",
+                    help="which subjects of --webp: held-out (the benchmark) or training subjects (a diagnostic: "
+                         "the base model learned their names and the evaluators were trained on them)")
     ap.add_argument("--subjects", default=None, help="subjects.json")
     ap.add_argument("--subject-dir", default=None, help="score any folder of RGBA PNG subjects instead")
     ap.add_argument("--limit-subjects", type=int, default=0)
@@ -277,7 +298,7 @@ def main(argv=None):
     if a.subject_dir:
         bank = load_folder_bank(a.subject_dir, size, d.device)
     elif a.webp:
-        bank = load_bank(a.webp, "heldout", size, d.device, a.subjects)
+        bank = load_bank(a.webp, a.split, size, d.device, a.subjects)
     else:
         ap.error("give --webp (held-out subjects) or --subject-dir")
     n_subj = min(len(bank), a.limit_subjects or len(bank))

@@ -123,6 +123,9 @@ def main(argv=None):
     ap.add_argument("--ref-dropout", type=float, default=0.1)
     ap.add_argument("--generic-name", type=float, default=0.6,
                     help="probability that a caption names the subject by its category noun only")
+    ap.add_argument("--recolour", type=float, default=0.0,
+                    help="probability that the main subject gets one random hue/saturation map in both target "
+                         "and reference (data/recolour.py): a look only the cache can tell")
     ap.add_argument("--ckpt-every-min", type=float, default=3.0)
     ap.add_argument("--init-from", default=None, help="folder with adapters.partNN (+ adapters.json) to start from")
     ap.add_argument("--adapter-width", type=int, default=None,
@@ -143,6 +146,7 @@ def main(argv=None):
     vae = load_vae(a.base, a.preset, d.device)
     gen = make_generator(a, d.device, "train")
     gen.p_generic_name = a.generic_name
+    gen.p_recolour = a.recolour
     adapters = AdapterState(unet)
     ema = EMA(adapters, 0.999)
     opt = torch.optim.AdamW(adapters.parameters(), lr=a.lr, betas=(0.9, 0.99), weight_decay=0.0)
@@ -154,7 +158,8 @@ def main(argv=None):
     with torch.no_grad():
         empty = te(tok.encode_batch([""]).to(d.device))
     log = Log(a.out, d.main)
-    log.write(event="start", step=step, world=d.world, batch=a.batch, init_from=a.init_from,
+    log.write(event="start", step=step, world=d.world, batch=a.batch, init_from=a.init_from, recolour=a.recolour,
+              generic_name=a.generic_name,
               adapter_params=sum(p.numel() for p in adapters.parameters()), adapter_width=width)
     loop = StepLoop(d, box, log, ck, a.max_steps, a.log_every, a.ckpt_every_min)
     timer = PhaseTimer(d.device, a.log_every)
@@ -209,7 +214,7 @@ def main(argv=None):
         shadow = {names[int(k.split(".")[1])]: v for k, v in ema.shadow.items()}
         save_split(shadow, os.path.join(a.out, "weights"), "adapters")
         json.dump({"step": step, "adapter_parameters": sum(p.numel() for p in adapters.parameters()),
-                   "cache_timestep": CACHE_TIMESTEP, "adapter_width": width}, open(os.path.join(a.out, "adapters.json"), "w"), indent=1)
+                   "cache_timestep": CACHE_TIMESTEP, "adapter_width": width, "recolour": a.recolour}, open(os.path.join(a.out, "adapters.json"), "w"), indent=1)
         log.write(event="done", step=step)
     d.close()
 

@@ -1,17 +1,32 @@
 """Train the KL autoencoder on generated targets and references.
 
     torchrun --nproc_per_node=4 -m dreamcache.train.vae --webp W --out runs/vae --minutes 4
+
+Fine-tuning a trained VAE (the U-Net was trained on its latents, so they must not drift far):
+--init-from FOLDER starts from its weights and keeps its scaling factor; --anchor-weight λ adds
+λ·MSE(posterior mean, the starting encoder's posterior mean) so the latent space stays the one the
+U-Net knows; --chroma-weight w adds w·L1 on the two opponent chroma axes (warm–cool and
+green–magenta, scripts/vae_colour_probe.py), the colour the first VAE flattened; --crop C trains on
+random C×C crops (the autoencoder is convolutional; a quarter of the pixels per sample at C = S/2).
+
+    torchrun --nproc_per_node=N -m dreamcache.train.vae --webp W --out runs/vae2 \
+        --init-from checkpoints/tiny-emoji-v1 --anchor-weight 1 --chroma-weight 1 --lr 1e-4 --minutes 8
+
+(scripts/gpu_vae_finetune.sh runs this and the colour probe; two short CPU runs did not yet recover
+green–magenta, docs/training.md session 11.)
 """
 import argparse
+import copy
 import json
+import math
 import os
 
 import torch
 
 from ..models import AutoencoderKL
 from ..models.config import PRESETS
-from .common import (EMA, Checkpoint, Dist, Log, StepLoop, TimeBox, autocast, cycle_lr, save_split, seeded_generator,
-                     setup_fast_math)
+from .common import (EMA, Checkpoint, Dist, Log, StepLoop, TimeBox, autocast, cycle_lr, load_split, save_split,
+                     seeded_generator, setup_fast_math)
 from .data import add_data_args, add_run_args, make_generator
 
 
@@ -24,6 +39,33 @@ def edge_loss(x, y):
 def images(gen, batch, g):
     b = gen.batch(batch // 2, g)
     return torch.cat([b["target"], b["reference"]], 0)
+
+
+def chroma_l1(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean |difference| along the warm–cool (R − B)/√2 and green–magenta (2G − R − B)/√6 axes."""
+    d = x - y
+    warm = (d[:, 0] - d[:, 2]) / math.sqrt(2)
+    green = (2 * d[:, 1] - d[:, 0] - d[:, 2]) / math.sqrt(6)
+    return (warm.abs().mean() + green.abs().mean()) / 2
+
+
+def random_crops(x: torch.Tensor, size: int, g: torch.Generator) -> torch.Tensor:
+    """One random size×size crop per image (offsets multiples of 8: latent pixels stay aligned)."""
+    n, _, h, w = x.shape
+    if size >= h and size >= w:
+        return x
+    oy = torch.randint(0, (h - size) // 8 + 1, (n,), generator=g, device=g.device).tolist()
+    ox = torch.randint(0, (w - size) // 8 + 1, (n,), generator=g, device=g.device).tolist()
+    return torch.stack([x[i, :, 8 * a:8 * a + size, 8 * b:8 * b + size] for i, (a, b) in enumerate(zip(oy, ox))])
+
+
+def load_init(vae: AutoencoderKL, folder: str) -> dict:
+    """Weights of a trained VAE (vae.json + vae.partNN, or a run folder with weights/) into vae;
+    returns its vae.json."""
+    meta = json.load(open(os.path.join(folder, "vae.json")))
+    parts = os.path.join(folder, "weights") if os.path.isdir(os.path.join(folder, "weights")) else folder
+    vae.load_state_dict({k: v.float() for k, v in load_split(parts, "vae").items()})
+    return meta
 
 
 @torch.no_grad()
@@ -49,7 +91,15 @@ def main(argv=None):
     add_run_args(ap, minutes=4.0, batch=64, lr=4e-4)
     ap.add_argument("--kl", type=float, default=1e-6)
     ap.add_argument("--eval-batches", type=int, default=4, help="batches of 64 for the final PSNR")
+    ap.add_argument("--init-from", default=None, help="trained VAE to fine-tune (vae.json + vae.partNN); "
+                    "its scaling factor is kept")
+    ap.add_argument("--anchor-weight", type=float, default=0.0,
+                    help="with --init-from: weight of MSE(posterior mean, the starting encoder's)")
+    ap.add_argument("--chroma-weight", type=float, default=0.0, help="weight of the opponent-chroma L1")
+    ap.add_argument("--crop", type=int, default=0, help="train on random crops of this side (0: whole images)")
     a = ap.parse_args(argv)
+    if a.anchor_weight and not a.init_from:
+        ap.error("--anchor-weight needs --init-from (the encoder to stay close to)")
     setup_fast_math()
     d = Dist()
     box = TimeBox(a.minutes)
@@ -57,17 +107,25 @@ def main(argv=None):
     cfg.sample_size = a.size
     gen = make_generator(a, d.device, "train")
     torch.manual_seed(a.seed)
-    vae = AutoencoderKL(cfg).to(d.device)
+    vae = AutoencoderKL(cfg)
+    init_meta = load_init(vae, a.init_from) if a.init_from else None
+    vae = vae.to(d.device)
+    anchor = copy.deepcopy(vae.encoder).eval().requires_grad_(False) if a.anchor_weight else None
+    anchor_qc = copy.deepcopy(vae.quant_conv).eval().requires_grad_(False) if a.anchor_weight else None
     ema = EMA(vae, 0.999)
     opt = torch.optim.AdamW(vae.parameters(), lr=a.lr, betas=(0.9, 0.99), weight_decay=0.0)
     ck = Checkpoint(os.path.join(a.out, "ckpt"))
     step = ck.resume(d.device, vae, opt, ema)
     model = d.wrap(vae)
     log = Log(a.out, d.main)
-    log.write(event="start", step=step, world=d.world, batch=a.batch, params=sum(p.numel() for p in vae.parameters()))
+    log.write(event="start", step=step, world=d.world, batch=a.batch, params=sum(p.numel() for p in vae.parameters()),
+              init_from=a.init_from, anchor_weight=a.anchor_weight, chroma_weight=a.chroma_weight, crop=a.crop)
     loop = StepLoop(d, box, log, ck, a.max_steps, a.log_every)
     while True:
-        x = images(gen, a.batch, seeded_generator(a.seed, d.rank, step, d.device))
+        g = seeded_generator(a.seed, d.rank, step, d.device)
+        x = images(gen, a.batch, g)
+        if a.crop:
+            x = random_crops(x, a.crop, g)
         for grp in opt.param_groups:
             grp["lr"] = cycle_lr(step, a.lr, 200)
         with autocast(d.device):
@@ -77,18 +135,32 @@ def main(argv=None):
         l2 = (rec - x).pow(2).mean()
         kl = 0.5 * (mean.float().pow(2) + logvar.float().exp() - 1 - logvar.float()).mean()
         loss = l1 + l2 + 0.5 * edge_loss(rec, x) + a.kl * kl * mean[0].numel()
+        extra = {}
+        if a.chroma_weight:
+            chroma = chroma_l1(rec, x)
+            loss = loss + a.chroma_weight * chroma
+            extra["chroma"] = chroma.item()
+        if anchor is not None:
+            with torch.no_grad(), autocast(d.device):
+                ref, _ = anchor_qc(anchor(x)).chunk(2, dim=1)
+            drift = (mean.float() - ref.float()).pow(2).mean()
+            loss = loss + a.anchor_weight * drift
+            extra["latent_drift_rms"] = drift.sqrt().item()
         step = loop.update(loss, opt, vae.parameters(), ema, vae, step)
         if loop.finish(step, lambda: dict(model=vae.state_dict(), opt=opt.state_dict(), ema=ema.shadow, step=step),
-                       loss=loss.item(), l1=l1.item(), kl=kl.item()):
+                       loss=loss.item(), l1=l1.item(), kl=kl.item(), **extra):
             break
     if d.main:
         final = AutoencoderKL(cfg).to(d.device)
         final.load_state_dict(ema.shadow)
         train_eval = evaluate(final, gen, d.device, a.eval_batches)
         held = evaluate(final, make_generator(a, d.device, "heldout"), d.device, a.eval_batches)
+        # a fine-tuned VAE keeps the scaling factor the U-Net was trained with
+        scaling = float(init_meta["scaling_factor"]) if init_meta else 1.0 / train_eval["latent_std"]
         meta = {"step": step, "psnr_train": train_eval["psnr"], "psnr_heldout": held["psnr"],
-                "latent_std": train_eval["latent_std"], "scaling_factor": 1.0 / train_eval["latent_std"],
-                "config": cfg.to_dict()}
+                "latent_std": train_eval["latent_std"], "scaling_factor": scaling, "config": cfg.to_dict(),
+                "init_from": a.init_from, "anchor_weight": a.anchor_weight, "chroma_weight": a.chroma_weight,
+                "crop": a.crop}
         json.dump(meta, open(os.path.join(a.out, "vae.json"), "w"), indent=1)
         save_split(ema.shadow, os.path.join(a.out, "weights"), "vae", dtype=torch.float32)
         log.write(event="done", **{k: v for k, v in meta.items() if k != "config"})

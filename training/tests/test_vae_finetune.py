@@ -1,0 +1,77 @@
+"""VAE fine-tuning (train/vae.py --init-from/--anchor-weight/--chroma-weight/--crop) and the colour
+probe (scripts/vae_colour_probe.py) that motivated it."""
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from dreamcache.train import vae as V
+
+TRAINING = Path(__file__).resolve().parents[1]
+WEBP = TRAINING.parent / "node_modules" / "@lobehub" / "fluent-emoji-3d" / "assets"
+
+
+def probe_module():
+    spec = importlib.util.spec_from_file_location("vae_colour_probe", TRAINING / "scripts" / "vae_colour_probe.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_chroma_l1_ignores_luminance_and_sees_green():
+    x = torch.rand(2, 3, 8, 8)
+    assert V.chroma_l1(x + 0.1, x).item() < 1e-6            # a grey shift has no chroma
+    greener = x.clone()
+    greener[:, 1] += 0.2
+    assert V.chroma_l1(greener, x).item() > 0.05
+
+
+def test_random_crops_are_aligned_and_seeded():
+    x = torch.arange(2 * 3 * 32 * 32, dtype=torch.float32).view(2, 3, 32, 32)
+    a = V.random_crops(x, 16, torch.Generator().manual_seed(3))
+    b = V.random_crops(x, 16, torch.Generator().manual_seed(3))
+    assert a.shape == (2, 3, 16, 16) and torch.equal(a, b)
+    for i in range(2):   # every crop starts on the 8-pixel latent grid
+        start = int(a[i, 0, 0, 0].item()) - i * 3 * 32 * 32
+        assert (start // 32) % 8 == 0 and (start % 32) % 8 == 0
+    assert V.random_crops(x, 32, torch.Generator()) is x
+
+
+def test_opponent_axes_and_slopes():
+    P = probe_module()
+    rgb = torch.rand(4, 3, 6, 6)
+    opp = P.opponent(rgb)
+    assert torch.allclose((opp ** 2).sum(1), (rgb ** 2).sum(1), atol=1e-5)   # orthonormal
+    mask = torch.ones(4, 1, 6, 6, dtype=torch.bool)
+    same = P.axis_stats(rgb, rgb, mask)
+    assert all(abs(v["slope"] - 1) < 1e-5 and v["rms"] < 1e-6 for v in same.values())
+    # green–magenta flattened to its mean: that slope drops to 0, the others stay 1
+    flat = P.opponent(rgb)
+    flat[:, 2] = flat[:, 2].mean()
+    m_t = P.opponent(torch.eye(3).view(3, 3, 1, 1)).view(3, 3)    # row j = M e_j, i.e. Mᵀ = M⁻¹
+    back = torch.einsum("ij,bjhw->bihw", m_t, flat)
+    stats = P.axis_stats(rgb, back, mask)
+    assert abs(stats["green-magenta"]["slope"]) < 1e-4
+    assert abs(stats["luma"]["slope"] - 1) < 1e-4 and abs(stats["warm-cool"]["slope"] - 1) < 1e-4
+
+
+def test_fine_tune_keeps_the_scaling_factor_and_starts_at_zero_drift(tmp_path):
+    if not WEBP.is_dir():
+        pytest.skip("subject art not installed (npm install brings @lobehub/fluent-emoji-3d)")
+    common = ["--webp", str(WEBP), "--preset", "dev-tiny", "--log-every", "1", "--eval-batches", "1", "--batch", "4"]
+    V.main(common + ["--out", str(tmp_path / "vae"), "--max-steps", "1"])
+    first = json.load(open(tmp_path / "vae" / "vae.json"))
+    V.main(common + ["--out", str(tmp_path / "ft"), "--max-steps", "2", "--init-from", str(tmp_path / "vae"),
+                     "--anchor-weight", "1", "--chroma-weight", "1", "--crop", "64"])
+    meta = json.load(open(tmp_path / "ft" / "vae.json"))
+    assert meta["scaling_factor"] == first["scaling_factor"]
+    assert meta["init_from"] == str(tmp_path / "vae") and meta["crop"] == 64
+    steps = [json.loads(l) for l in open(tmp_path / "ft" / "log.jsonl") if '"loss"' in l]
+    # the first step's encoder is the anchor itself; the chroma term is logged
+    assert steps[0]["latent_drift_rms"] < 1e-6 and steps[0]["chroma"] > 0
+    with pytest.raises(SystemExit):
+        V.main(common + ["--out", str(tmp_path / "bad"), "--anchor-weight", "1"])
+    assert os.path.isfile(tmp_path / "ft" / "weights" / "vae.part00")
