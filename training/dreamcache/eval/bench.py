@@ -41,8 +41,8 @@ from .prompts import GRID_PROMPTS, PROMPTS
 from .scorer import Scorer
 from .trainer import TOKENIZER
 
-# The ground-truth composites encoded and decoded by the pack's VAE: the best any generation can
-# score, since every generated image leaves through that decoder.
+# The ground-truth composites encoded and decoded by the pack's VAE: a ceiling for generation, as
+# every generated image leaves through that decoder, which cannot show what its latents do not carry.
 GT_VAE = "ground truth through the VAE"
 METRICS = ["dino", "clip_i", "clip_t", "masked_dino", "masked_clip_i", "scene_ok", "modifier_ok"]
 
@@ -212,8 +212,8 @@ def report(a, configs: List[Config], records: List[Dict], expected: Dict[str, in
         v = res.get(GT_VAE)
         if v and v["n"] and gap:
             summary["dino_gap_vae_ceiling"] = (v["dino"] - t["dino"]) / gap
-            md += (f"Ground truth through the VAE closes {fmt(summary['dino_gap_vae_ceiling'])} of that gap: the "
-                   f"most any generation decoded by this VAE can reach.\n")
+            md += (f"Ground truth through the VAE closes {fmt(summary['dino_gap_vae_ceiling'])} of that gap: about the "
+                   f"most a generation decoded by this VAE can reach.\n")
     if abl:
         md += f"\n### Ablations ({a.ablation_seeds} seed(s), {a.ablation_steps or a.steps} steps)\n\n" + head
         for c in abl:
