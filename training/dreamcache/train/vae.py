@@ -25,8 +25,9 @@ import torch
 
 from ..models import AutoencoderKL
 from ..models.config import PRESETS
-from .common import (EMA, Checkpoint, Dist, Log, StepLoop, TimeBox, autocast, cycle_lr, load_split, save_split,
-                     seeded_generator, setup_fast_math)
+from .common import (EMA, Checkpoint, Dist, Log, StepLoop, TimeBox, autocast, cycle_lr, save_split, seeded_generator,
+                     setup_fast_math)
+from .base import load_vae
 from .data import add_data_args, add_run_args, make_generator
 
 
@@ -59,13 +60,10 @@ def random_crops(x: torch.Tensor, size: int, g: torch.Generator) -> torch.Tensor
     return torch.stack([x[i, :, 8 * a:8 * a + size, 8 * b:8 * b + size] for i, (a, b) in enumerate(zip(oy, ox))])
 
 
-def load_init(vae: AutoencoderKL, folder: str) -> dict:
-    """Weights of a trained VAE (vae.json + vae.partNN, or a run folder with weights/) into vae;
-    returns its vae.json."""
-    meta = json.load(open(os.path.join(folder, "vae.json")))
-    parts = os.path.join(folder, "weights") if os.path.isdir(os.path.join(folder, "weights")) else folder
-    vae.load_state_dict({k: v.float() for k, v in load_split(parts, "vae").items()})
-    return meta
+def load_init(vae: AutoencoderKL, folder: str, preset: str) -> dict:
+    """Weights of a trained VAE (base.load_vae's folder layouts) into vae; returns its vae.json."""
+    vae.load_state_dict(load_vae(folder, preset, "cpu").state_dict())
+    return json.load(open(os.path.join(folder, "vae.json")))
 
 
 @torch.no_grad()
@@ -108,7 +106,7 @@ def main(argv=None):
     gen = make_generator(a, d.device, "train")
     torch.manual_seed(a.seed)
     vae = AutoencoderKL(cfg)
-    init_meta = load_init(vae, a.init_from) if a.init_from else None
+    init_meta = load_init(vae, a.init_from, a.preset) if a.init_from else None
     vae = vae.to(d.device)
     anchor = copy.deepcopy(vae.encoder).eval().requires_grad_(False) if a.anchor_weight else None
     anchor_qc = copy.deepcopy(vae.quant_conv).eval().requires_grad_(False) if a.anchor_weight else None
