@@ -33,6 +33,13 @@ def test_pipeline_trains_resumes_and_exports(webp_dir, tmp_path):
     base.main(common + ["--vae", f"{runs}/vae", "--out", f"{runs}/base", "--max-steps", "2", "--batch", "4"])
     steps = [json.loads(l)["step"] for l in open(f"{runs}/base/log.jsonl") if '"done"' in l]
     assert steps == [1, 2], "the second run must resume from the first one's checkpoint"
+    # a continuation on a fresh box: trained weights, a fresh optimizer, so the lr warms up again
+    base.main(common + ["--vae", f"{runs}/vae", "--out", f"{runs}/base2", "--max-steps", "3", "--batch", "4",
+                        "--init-from", f"{runs}/base/weights", "--warmup", "10", "--lr", "1e-3", "--ema-decay", "0.99"])
+    rows = [json.loads(l) for l in open(f"{runs}/base2/log.jsonl")]
+    start = next(r for r in rows if r.get("event") == "start")
+    assert start["step"] == 2 and start["warm_from"] == 2 and start["ema_decay"] == 0.99
+    assert [r["lr"] for r in rows if "loss" in r] == pytest.approx([1e-4]), "first step of the warm-up, not 3/10 of it"
 
     segmenter.main(common + ["--out", f"{runs}/seg", "--max-steps", "1", "--batch", "4", "--eval-batches", "1"])
     seg_meta = json.load(open(f"{runs}/seg/segmenter.json"))
