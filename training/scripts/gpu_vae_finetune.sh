@@ -6,6 +6,7 @@
 # Usage: bash scripts/gpu_vae_finetune.sh MINUTES [BATCH] [extra trainer args]
 # Env: INIT (VAE to start from, default checkpoints/tiny-emoji-v1), ANCHOR (--anchor-weight, 1),
 # CHROMA (--chroma-weight, 1), CROP (0: whole images), LR (1e-4), VAE_PORT (29541).
+# Decoder only (every latent stays, so the U-Net and adapters need nothing): ANCHOR=0 … --freeze-encoder.
 set -uo pipefail
 source scripts/gpu_env.sh
 INIT=${INIT:-$PWD/checkpoints/tiny-emoji-v1}

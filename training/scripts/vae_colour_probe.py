@@ -10,7 +10,7 @@ For each axis over the subjects' pixels (alpha > 0.5): the slope of reconstructe
 scored here (no training). CPU: about half a minute.
 
     cd training && /usr/bin/python3 scripts/vae_colour_probe.py --webp ../.carry/webp [--vae checkpoints/tiny-emoji-v1] \
-        [--grid out.png] [--grid-vae other/vae] [--drift-from checkpoints/tiny-emoji-v1]
+        [--grid out.png] [--grid-vae other/vae] [--drift-from checkpoints/tiny-emoji-v1] [--latent-readout]
 
 --grid writes a PNG: 12 held-out references (the benchmark's grid subjects) and the patches, each
 row followed by its round trip (and by a second VAE's with --grid-vae), 256 colours.
@@ -138,6 +138,51 @@ def latent_drift(vae, before, webp: str, size: int) -> Dict[str, float]:
     return {"rms": rms, "std": std, "relative": rms / std}
 
 
+@torch.no_grad()
+def patch_latents(vae, n: int, size: int, g: torch.Generator):
+    """n flat patches of uniform random RGB on white → (their opponent coordinates [n, 3], the posterior
+    mean at the patch's centre [n, C])."""
+    rgb = torch.rand(n, 3, generator=g)
+    x = torch.ones(n, 3, size, size)
+    lo, hi = size // 4, 3 * size // 4
+    x[:, :, lo:hi, lo:hi] = rgb.view(n, 3, 1, 1)
+    c = size // 16  # the centre 2×2 … 4×4 latent pixels, well inside the patch at f = 8
+    lat = torch.cat([vae.encode_moments(part * 2 - 1)[0] for part in x.split(64)])
+    mid = lat.shape[-1] // 2
+    return opponent(rgb.view(n, 3, 1, 1)).view(n, 3), lat[:, :, mid - c // 2:mid + c // 2 + 1, mid - c // 2:mid + c // 2 + 1].mean((2, 3))
+
+
+def latent_readout(vae, size: int, n_train: int = 1536, n_test: int = 384, seed: int = 0,
+                   steps: int = 3000) -> Dict[str, Dict[str, float]]:
+    """Is a colour axis in the latent at all, or only lost by the decoder? R² on fresh patches of a
+    linear read-out and of a small MLP read-out (2×128 GELU, fitted here) of each opponent axis from the
+    latent of a flat patch. A high MLP R² with a low round-trip slope means the encoder keeps the axis
+    folded and a decoder-only fine-tune can bring it back without touching the latent space."""
+    g = torch.Generator().manual_seed(seed)
+    y_tr, f_tr = patch_latents(vae, n_train, size, g)
+    y_te, f_te = patch_latents(vae, n_test, size, g)
+    mu, sd = f_tr.mean(0), f_tr.std(0).clamp_min(1e-6)
+    f_tr, f_te = (f_tr - mu) / sd, (f_te - mu) / sd
+
+    def r2(pred):
+        return 1 - ((pred - y_te) ** 2).sum(0) / ((y_te - y_te.mean(0)) ** 2).sum(0)
+
+    ones = lambda f: torch.cat([f, torch.ones(len(f), 1)], 1)
+    linear = r2(ones(f_te) @ torch.linalg.lstsq(ones(f_tr), y_tr).solution)
+    torch.manual_seed(seed)
+    mlp = torch.nn.Sequential(torch.nn.Linear(f_tr.shape[1], 128), torch.nn.GELU(), torch.nn.Linear(128, 128),
+                              torch.nn.GELU(), torch.nn.Linear(128, 3))
+    opt = torch.optim.Adam(mlp.parameters(), 3e-3)
+    for _ in range(steps):
+        loss = (mlp(f_tr) - y_tr).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        nonlinear = r2(mlp(f_te))
+    return {k: {"linear_r2": float(linear[i]), "mlp_r2": float(nonlinear[i])} for i, k in enumerate(AXES)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--vae", default=os.path.join(HERE, "..", "checkpoints", "tiny-emoji-v1"),
@@ -151,6 +196,8 @@ def main() -> None:
     ap.add_argument("--drift-from", default=None,
                     help="another VAE (the one a fine-tune started from): how far this VAE's latents moved from "
                          "its latents on the held-out references (RMS, and as a share of its latent std)")
+    ap.add_argument("--latent-readout", action="store_true",
+                    help="also fit linear and MLP read-outs of each axis from flat patches' latents (~1 min)")
     a = ap.parse_args()
     torch.set_num_threads(2)
     vae = load_vae(a.vae, a.preset, "cpu")
@@ -168,11 +215,18 @@ def main() -> None:
         drift = latent_drift(vae, load_vae(a.drift_from, a.preset, "cpu"), a.webp, size)
         print(f"\nlatent drift from {a.drift_from}: RMS {drift['rms']:.4f} = {drift['relative']:.3f} of its latent std "
               f"{drift['std']:.3f}")
+    readout = None
+    if a.latent_readout:
+        readout = latent_readout(vae, size)
+        print("\n| axis (flat patches) | latent → axis R², linear | R², MLP |\n|---|---|---|")
+        for k, v in readout.items():
+            print(f"| {k} | {v['linear_r2']:.3f} | {v['mlp_r2']:.3f} |")
     if a.grid:
         vaes = [vae] + ([load_vae(a.grid_vae, a.preset, "cpu")] if a.grid_vae else [])
         write_grid(a.grid, vaes, a.webp, size)
     if a.json:
-        json.dump({"vae": a.vae, "patches": patches, "heldout_subjects": subjects, "drift": drift},
+        json.dump({"vae": a.vae, "patches": patches, "heldout_subjects": subjects, "drift": drift,
+                   "latent_readout": readout},
                   open(a.json, "w"), indent=1)
 
 

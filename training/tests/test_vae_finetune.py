@@ -75,3 +75,41 @@ def test_fine_tune_keeps_the_scaling_factor_and_starts_at_zero_drift(tmp_path):
     with pytest.raises(SystemExit):
         V.main(common + ["--out", str(tmp_path / "bad"), "--anchor-weight", "1"])
     assert os.path.isfile(tmp_path / "ft" / "weights" / "vae.part00")
+
+
+def test_decoder_only_fine_tune_keeps_every_latent(tmp_path):
+    """--freeze-encoder: the decoder learns, the encoder (and so the U-Net's latent space) is unchanged."""
+    if not WEBP.is_dir():
+        pytest.skip("subject art not installed (npm install brings @lobehub/fluent-emoji-3d)")
+    from dreamcache.train.base import load_vae
+    common = ["--webp", str(WEBP), "--preset", "dev-tiny", "--log-every", "1", "--eval-batches", "1", "--batch", "4"]
+    V.main(common + ["--out", str(tmp_path / "vae"), "--max-steps", "1"])
+    V.main(common + ["--out", str(tmp_path / "dec"), "--max-steps", "2", "--lr", "1e-2", "--init-from",
+                     str(tmp_path / "vae"), "--freeze-encoder", "--chroma-weight", "1"])
+    before, after = load_vae(str(tmp_path / "vae"), "dev-tiny", "cpu"), load_vae(str(tmp_path / "dec"), "dev-tiny", "cpu")
+    b, a = before.state_dict(), after.state_dict()
+    assert all(torch.equal(b[k], a[k]) for k in b if k.startswith(("encoder.", "quant_conv.")))
+    assert any(not torch.equal(b[k], a[k]) for k in b if k.startswith(("decoder.", "post_quant_conv.")))
+    assert json.load(open(tmp_path / "dec" / "vae.json"))["freeze_encoder"] is True
+    for bad in (["--freeze-encoder"], ["--freeze-encoder", "--init-from", str(tmp_path / "vae"), "--anchor-weight", "1"]):
+        with pytest.raises(SystemExit):
+            V.main(common + ["--out", str(tmp_path / "bad")] + bad)
+
+
+class FoldedEncoder:
+    """A stand-in encoder at f = 8 that keeps luma and warm–cool linearly but green–magenta only folded
+    (its square, and a soft sign of it): what the probe found in the pack's VAE."""
+
+    def encode_moments(self, x):
+        probe = probe_module()
+        o = probe.opponent(torch.nn.functional.avg_pool2d((x + 1) / 2, 8))
+        gm = o[:, 2:3]
+        return torch.cat([o[:, :2], gm * gm * 10, torch.tanh(30 * gm)], 1), None
+
+
+def test_latent_readout_tells_a_folded_axis_from_a_linear_one():
+    torch.manual_seed(0)
+    out = probe_module().latent_readout(FoldedEncoder(), 64, n_train=512, n_test=256, steps=800)
+    assert out["luma"]["linear_r2"] > 0.99 and out["warm-cool"]["linear_r2"] > 0.99
+    gm = out["green-magenta"]
+    assert gm["mlp_r2"] > 0.9 and gm["mlp_r2"] > gm["linear_r2"] + 0.05, gm

@@ -7,7 +7,8 @@ Fine-tuning a trained VAE (the U-Net was trained on its latents, so they must no
 λ·MSE(posterior mean, the starting encoder's posterior mean) so the latent space stays the one the
 U-Net knows; --chroma-weight w adds w·L1 on the two opponent chroma axes (warm–cool and
 green–magenta, scripts/vae_colour_probe.py), the colour the first VAE flattened; --crop C trains on
-random C×C crops (the autoencoder is convolutional; a quarter of the pixels per sample at C = S/2).
+random C×C crops (the autoencoder is convolutional; a quarter of the pixels per sample at C = S/2);
+--freeze-encoder trains the decoder alone, so the latents (and the U-Net trained on them) stay exactly.
 
     torchrun --nproc_per_node=N -m dreamcache.train.vae --webp W --out runs/vae2 \
         --init-from checkpoints/tiny-emoji-v1 --anchor-weight 1 --chroma-weight 1 --lr 1e-4 --minutes 8
@@ -95,7 +96,14 @@ def main(argv=None):
                     help="with --init-from: weight of MSE(posterior mean, the starting encoder's)")
     ap.add_argument("--chroma-weight", type=float, default=0.0, help="weight of the opponent-chroma L1")
     ap.add_argument("--crop", type=int, default=0, help="train on random crops of this side (0: whole images)")
+    ap.add_argument("--freeze-encoder", action="store_true",
+                    help="with --init-from: train the decoder only, so every latent (and the U-Net trained on "
+                    "them) stays exactly as it was")
     a = ap.parse_args(argv)
+    if a.freeze_encoder and not a.init_from:
+        ap.error("--freeze-encoder needs --init-from (a trained encoder to keep)")
+    if a.freeze_encoder and a.anchor_weight:
+        ap.error("--anchor-weight has nothing to hold with --freeze-encoder (the latents cannot move)")
     if a.anchor_weight and not a.init_from:
         ap.error("--anchor-weight needs --init-from (the encoder to stay close to)")
     setup_fast_math()
@@ -110,14 +118,18 @@ def main(argv=None):
     vae = vae.to(d.device)
     anchor = copy.deepcopy(vae.encoder).eval().requires_grad_(False) if a.anchor_weight else None
     anchor_qc = copy.deepcopy(vae.quant_conv).eval().requires_grad_(False) if a.anchor_weight else None
+    if a.freeze_encoder:
+        vae.encoder.requires_grad_(False)
+        vae.quant_conv.requires_grad_(False)
     ema = EMA(vae, 0.999)
-    opt = torch.optim.AdamW(vae.parameters(), lr=a.lr, betas=(0.9, 0.99), weight_decay=0.0)
+    opt = torch.optim.AdamW([p for p in vae.parameters() if p.requires_grad], lr=a.lr, betas=(0.9, 0.99), weight_decay=0.0)
     ck = Checkpoint(os.path.join(a.out, "ckpt"))
     step = ck.resume(d.device, vae, opt, ema)
     model = d.wrap(vae)
     log = Log(a.out, d.main)
     log.write(event="start", step=step, world=d.world, batch=a.batch, params=sum(p.numel() for p in vae.parameters()),
-              init_from=a.init_from, anchor_weight=a.anchor_weight, chroma_weight=a.chroma_weight, crop=a.crop)
+              init_from=a.init_from, anchor_weight=a.anchor_weight, chroma_weight=a.chroma_weight, crop=a.crop,
+              freeze_encoder=a.freeze_encoder)
     loop = StepLoop(d, box, log, ck, a.max_steps, a.log_every)
     while True:
         g = seeded_generator(a.seed, d.rank, step, d.device)
@@ -158,7 +170,7 @@ def main(argv=None):
         meta = {"step": step, "psnr_train": train_eval["psnr"], "psnr_heldout": held["psnr"],
                 "latent_std": train_eval["latent_std"], "scaling_factor": scaling, "config": cfg.to_dict(),
                 "init_from": a.init_from, "anchor_weight": a.anchor_weight, "chroma_weight": a.chroma_weight,
-                "crop": a.crop}
+                "crop": a.crop, "freeze_encoder": a.freeze_encoder}
         json.dump(meta, open(os.path.join(a.out, "vae.json"), "w"), indent=1)
         save_split(ema.shadow, os.path.join(a.out, "weights"), "vae", dtype=torch.float32)
         log.write(event="done", **{k: v for k, v in meta.items() if k != "config"})
