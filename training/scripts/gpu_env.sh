@@ -10,3 +10,31 @@ mkdir -p "$RUNS"
 # A fixed rendezvous port per job family (TRUN_PORT): concurrent torchrun jobs must not share one,
 # and torch 1.13's --standalone always takes 29400.
 trun() { torchrun --nnodes=1 --master_port="${TRUN_PORT:-29501}" --nproc_per_node="$NGPU" "$@"; }
+
+# The three evaluators side by side, one GPU each job sees, each its own rendezvous port (torch 1.13's
+# --standalone always takes 29400). eval_start MINUTES KIND… launches them (PIDs in EVAL_PIDS);
+# eval_finish KIND… waits, stores each as bf16 parts (as committed: the judges later leases load) in
+# $RUNS/evaluators and tars it into $OUT/eval-KIND.tar. Extra trainer args: EVAL_ARGS; batch: EBATCH.
+eval_start() {
+  local min=$1 port=29511 k
+  shift
+  EVAL_PIDS=()
+  for k in "$@"; do
+    port=$((port + 1))
+    torchrun --nnodes=1 --master_port=$port --nproc_per_node="$NGPU" -m dreamcache.eval.train_$k --webp "$WEBP" \
+      --out "$RUNS/eval-$k" --minutes "$min" --batch "${EBATCH:-256}" ${EVAL_ARGS:-} > "$RUNS/eval-$k.out" 2>&1 &
+    EVAL_PIDS+=($!)
+  done
+}
+eval_finish() {
+  local p k
+  for p in "${EVAL_PIDS[@]}"; do wait "$p"; done
+  mkdir -p "$RUNS/evaluators" "$OUT"
+  for k in "$@"; do
+    grep '"done"' "$RUNS/eval-$k/log.jsonl" | tail -1 || tail -5 "$RUNS/eval-$k.out"
+    python3 -c "import sys; from dreamcache.train.common import load_split, save_split as s; \
+w=sys.argv[1]; s(load_split(w, sys.argv[2]), w, sys.argv[2])" "$RUNS/eval-$k/weights" "$k"
+    cp "$RUNS/eval-$k/$k.json" "$RUNS"/eval-$k/weights/* "$RUNS/evaluators/"
+    tar -C "$RUNS/eval-$k" -cf "$OUT/eval-$k.tar" "$k.json" log.jsonl weights
+  done
+}

@@ -15,22 +15,8 @@ OUT=${OUT:-$RUNS/out}
 mkdir -p "$OUT"
 if [ -z "${EVAL:-}" ]; then
   EVAL=$RUNS/evaluators
-  mkdir -p "$EVAL"
-  PORT=29611
-  for k in identity clip scene; do
-    PORT=$((PORT + 1))
-    torchrun --nnodes=1 --master_port=$PORT --nproc_per_node=1 -m dreamcache.eval.train_$k --webp "$WEBP" \
-      --out "$RUNS/eval-$k" --minutes "$EMIN" --batch "${EBATCH:-256}" > "$RUNS/eval-$k.out" 2>&1 &
-  done
-  wait
-  for k in identity clip scene; do
-    grep '"done"' "$RUNS/eval-$k/log.jsonl" | tail -1 || tail -5 "$RUNS/eval-$k.out"
-    # bf16 parts, as they are committed: the benchmark below scores with the judges later leases load
-    python3 -c "import sys; from dreamcache.train.common import load_split, save_split as s; \
-w=sys.argv[1]; s(load_split(w, sys.argv[2]), w, sys.argv[2])" "$RUNS/eval-$k/weights" "$k"
-    cp "$RUNS/eval-$k/$k.json" "$RUNS"/eval-$k/weights/* "$EVAL/"
-    tar -C "$RUNS/eval-$k" -cf "$OUT/eval-$k.tar" "$k.json" log.jsonl weights
-  done
+  eval_start "$EMIN" identity clip scene
+  eval_finish identity clip scene
 fi
 B=$RUNS/bench-main S=$RUNS/bench-train
 TRUN_PORT=29630 trun -m dreamcache.eval.bench --weights "$BASE" --adapters "$ADAPTERS" --evaluators "$EVAL" \

@@ -28,29 +28,16 @@ filter() { grep -v Warn | awk '/"step"/{n++; if (n%10==1) print; next} /done|sta
 
 if [ "$PHASE" = train ]; then
   EMIN=${3:-4}
-  PIDS=()
   RAN=()
-  PORT=29511
   for k in identity clip scene; do
-    PORT=$((PORT + 1))
-    if [ "${EVAL_TRAIN:-1}" != 0 ] && [ ! -f "$RUNS/eval-$k/$k.json" ]; then
-      RAN+=("$k")
-      # one rendezvous port per concurrent job (torch 1.13's --standalone always takes 29400)
-      torchrun --nnodes=1 --master_port=$PORT --nproc_per_node="$NGPU" -m dreamcache.eval.train_$k --webp "$WEBP" \
-        --out "$RUNS/eval-$k" --minutes "$EMIN" --batch "${EBATCH:-256}" ${EVAL_ARGS:-} > "$RUNS/eval-$k.out" 2>&1 &
-      PIDS+=($!)
-    fi
+    [ "${EVAL_TRAIN:-1}" != 0 ] && [ ! -f "$RUNS/eval-$k/$k.json" ] && RAN+=("$k")
   done
+  eval_start "$EMIN" "${RAN[@]}"
   trun -m dreamcache.train.adapters --webp "$WEBP" --base "$BASE" --out "$RUNS/adapters" --minutes "$MIN" \
     --batch "${ABATCH:-256}" --lr "${ALR:-1e-4}" ${AINIT:+--init-from "$AINIT"} \
     ${AGENERIC:+--generic-name "$AGENERIC"} ${ARECOLOUR:+--recolour "$ARECOLOUR"} ${AWIDTH:+--adapter-width "$AWIDTH"} 2>&1 | tee -a "$RUNS/adapters.out" | filter
-  for p in "${PIDS[@]}"; do wait "$p"; done
   # only evaluators trained in this call come back: $OUT holds at most 8 files per call
-  for k in "${RAN[@]}"; do
-    grep '"done"' "$RUNS/eval-$k/log.jsonl" | tail -1
-    cp "$RUNS/eval-$k/$k.json" "$RUNS"/eval-$k/weights/* "$EVAL/" 2>/dev/null
-    tar -C "$RUNS/eval-$k" -cf "$OUT/eval-$k.tar" "$k.json" log.jsonl weights 2>/dev/null
-  done
+  eval_finish "${RAN[@]}"
   tar -C "$RUNS/adapters" -cf "$OUT/adapters.tar" adapters.json log.jsonl weights
 elif [ "$PHASE" = bench ]; then
   shift 2

@@ -65,11 +65,17 @@ def round_trip(vae, x: torch.Tensor) -> torch.Tensor:
     return vae.decode(vae.encode_moments(x)[0]).clamp(-1, 1)
 
 
-def patch_table(vae, size: int) -> Dict[str, Dict[str, object]]:
-    x = torch.ones(len(PATCHES), 3, size, size)
+def patch_images(rgb: torch.Tensor, size: int) -> torch.Tensor:
+    """[n, 3] colours in [0, 1] → [n, 3, size, size]: each a flat square (the middle half) on white."""
+    x = torch.ones(rgb.shape[0], 3, size, size)
     lo, hi = size // 4, 3 * size // 4
-    for i, c in enumerate(PATCHES.values()):
-        x[i, :, lo:hi, lo:hi] = torch.tensor(c).view(3, 1, 1)
+    x[:, :, lo:hi, lo:hi] = rgb.view(-1, 3, 1, 1)
+    return x
+
+
+def patch_table(vae, size: int) -> Dict[str, Dict[str, object]]:
+    x = patch_images(torch.tensor(list(PATCHES.values())), size)
+    lo, hi = size // 4, 3 * size // 4
     rec = (round_trip(vae, x * 2 - 1) + 1) / 2
     inner = slice(lo + size // 16, hi - size // 16)
     return {k: {"in": list(c), "out": [round(v, 3) for v in rec[i, :, inner, inner].mean((1, 2)).tolist()]}
@@ -105,10 +111,7 @@ def write_grid(path: str, vaes, webp: str, size: int) -> None:
     from dreamcache.eval.bench import spread
     gen = heldout_generator(webp, size)
     refs, _ = references(gen, torch.tensor(spread(len(gen.bank), 12)))
-    patches = torch.ones(len(PATCHES), 3, size, size)
-    lo, hi = size // 4, 3 * size // 4
-    for i, c in enumerate(PATCHES.values()):
-        patches[i, :, lo:hi, lo:hi] = torch.tensor(c).view(3, 1, 1)
+    patches = patch_images(torch.tensor(list(PATCHES.values())), size)
     rows = []
     for block in (refs, patches):
         rows.append(block)
@@ -143,9 +146,7 @@ def patch_latents(vae, n: int, size: int, g: torch.Generator):
     """n flat patches of uniform random RGB on white → (their opponent coordinates [n, 3], the posterior
     mean at the patch's centre [n, C])."""
     rgb = torch.rand(n, 3, generator=g)
-    x = torch.ones(n, 3, size, size)
-    lo, hi = size // 4, 3 * size // 4
-    x[:, :, lo:hi, lo:hi] = rgb.view(n, 3, 1, 1)
+    x = patch_images(rgb, size)
     c = size // 16  # the centre 2×2 … 4×4 latent pixels, well inside the patch at f = 8
     lat = torch.cat([vae.encode_moments(part * 2 - 1)[0] for part in x.split(64)])
     mid = lat.shape[-1] // 2
