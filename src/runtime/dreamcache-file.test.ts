@@ -172,6 +172,13 @@ describe('.dreamcache codec', () => {
   it('refuses a cache from another pack', async () => {
     const bytes = await encodeDreamcache({ cache: makeCache(), name: 'x' });
     expect(await reasonOf(bytes, { ...opts, expectedFingerprint: OTHER_FP })).toBe('other_pack');
+    expect(await reasonOf(bytes, { ...opts, expectedFingerprint: [OTHER_FP, 'c'.repeat(64)] })).toBe('other_pack');
+  });
+
+  it('reads a cache of an earlier pack the loaded one declares compatible', async () => {
+    const bytes = await encodeDreamcache({ cache: makeCache(), name: 'x' });
+    const out = await decodeDreamcache(bytes, { ...opts, expectedFingerprint: [OTHER_FP, FP] });
+    expect(out.cache.fingerprint).toBe(FP);
   });
 
   it('refuses declared shapes that do not fit the pack layers', async () => {

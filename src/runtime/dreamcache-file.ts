@@ -54,8 +54,11 @@ export interface ExpectedLayer {
 }
 
 export interface DecodeDreamcacheOptions {
-  /** The loaded pack's fingerprint; a file from another pack is refused with reason 'other_pack'. */
-  expectedFingerprint: string;
+  /**
+   * The loaded pack's fingerprint, or every fingerprint it uses caches of (`acceptedFingerprints`);
+   * a file from another pack is refused with reason 'other_pack'.
+   */
+  expectedFingerprint: string | readonly string[];
   /** The loaded pack's `cache.layers`; checked against the declared shapes when given. */
   expectedLayers?: readonly ExpectedLayer[];
   maxBytes?: number;
@@ -181,7 +184,8 @@ export async function decodeDreamcache(bytes: Uint8Array, options: DecodeDreamca
   const stored = bytes.subarray(expected - CHECKSUM);
   if (toHex(digest) !== toHex(stored)) bad('checksum', 'Cache file is damaged or was modified: checksum mismatch');
 
-  if (header.pack.fingerprint !== options.expectedFingerprint) {
+  const accepted = typeof options.expectedFingerprint === 'string' ? [options.expectedFingerprint] : options.expectedFingerprint;
+  if (!accepted.includes(header.pack.fingerprint)) {
     bad('other_pack', `This cache was made by another model pack ("${header.pack.name}"); rebuild it with the loaded pack`);
   }
   if (options.expectedLayers) {

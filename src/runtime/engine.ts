@@ -17,7 +17,7 @@ import { ownEncoderRows, pickRows, shareEncoderRows } from './encoder-rows';
 import { uploadFeeds } from './gpu-feeds';
 import { planGuidance } from './guidance';
 import { alphaIsMeaningful, checkImage, createRgba, maskFromAlpha, nchwToRgba, resizeMask, resizeRgba, rgbaToNchw } from './image';
-import { packFingerprint, readManifest, readVerifiedFile, type GraphRole, type PackManifest } from './pack';
+import { packFingerprint, readManifest, readVerifiedFile, usesCacheOf, type GraphRole, type PackManifest } from './pack';
 import { createPackSource, type PackSource } from './pack-source';
 import { createBlobSource } from './pack-files';
 import { assertDeviceFits } from './device-fit';
@@ -242,7 +242,7 @@ class InThreadEngine implements Engine {
   }
 
   private checkCache(l: Loaded, cache: SubjectCache): void {
-    if (cache.fingerprint !== l.fingerprint) {
+    if (!usesCacheOf(l, cache.fingerprint)) {
       throw new CacheMismatchError(`This subject was cached with another model pack ("${cache.packName}"); rebuild it with "${l.manifest.name}"`);
     }
     const layers = l.manifest.cache.layers;

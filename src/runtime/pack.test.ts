@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PackError } from './errors';
 import { sha256Hex, utf8 } from './hash';
-import { layerSignature, packFingerprint, readVerifiedFile, validateManifest, type PackManifest } from './pack';
+import { acceptedFingerprints, layerSignature, packFingerprint, readVerifiedFile, usesCacheOf, validateManifest, type PackManifest } from './pack';
 import type { PackSource } from './pack-source';
 
 const SHA = (c: string) => c.repeat(64);
@@ -55,6 +55,7 @@ const broken: [string, (m: Record<string, any>) => void, RegExp][] = [
     for (const k of Object.keys(m)) delete m[k];
   }, /format/],
   ['format', (m) => (m.format = 'other'), /format must be "dreamcache-pack"/],
+  ['compatible fingerprints', (m) => (m.cache.compatibleFingerprints = ['not-a-sha']), /cache.compatibleFingerprints/],
   ['formatVersion', (m) => (m.formatVersion = 2), /formatVersion must be 1/],
   ['name pattern', (m) => (m.name = 'Dev Tiny'), /name "Dev Tiny" must match/],
   ['name leading dot', (m) => (m.name = '.dev'), /must match/],
@@ -122,6 +123,24 @@ describe('packFingerprint', () => {
     const c = goodManifest();
     c.cache.layers[0].channels = 64;
     for (const m of [a, b, c]) expect(await packFingerprint(validateManifest(m))).not.toBe(base);
+  });
+});
+
+describe('usesCacheOf', () => {
+  it("uses the pack's own caches and those of the earlier packs it declares compatible, no others", async () => {
+    const m = validateManifest(goodManifest());
+    const own = { manifest: m, fingerprint: await packFingerprint(m) };
+    expect(acceptedFingerprints(own)).toEqual([own.fingerprint]);
+    expect(usesCacheOf(own, own.fingerprint)).toBe(true);
+    expect(usesCacheOf(own, SHA('c'))).toBe(false);
+    expect(usesCacheOf(own, undefined)).toBe(false);
+    expect(usesCacheOf(null, own.fingerprint)).toBe(false);
+    const g = goodManifest();
+    g.cache.compatibleFingerprints = [SHA('c'), SHA('d')];
+    const next = { manifest: validateManifest(g), fingerprint: own.fingerprint };
+    expect(acceptedFingerprints(next)).toEqual([own.fingerprint, SHA('c'), SHA('d')]);
+    expect(usesCacheOf(next, SHA('d'))).toBe(true);
+    expect(usesCacheOf(next, SHA('e'))).toBe(false);
   });
 });
 

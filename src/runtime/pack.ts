@@ -50,7 +50,12 @@ export interface PackManifest {
   tokenizer: { file: string; maxLength: number; padTokenId: number; bosTokenId: number; eosTokenId: number };
   textEncoder: { hiddenSize: number };
   unet: { parameters: number; adapterParameters: number };
-  cache: { timestep: number; layers: PackLayer[] };
+  /**
+   * compatibleFingerprints: fingerprints of earlier packs whose subject caches this pack uses as its
+   * own — written by the exporter only when everything that makes a cache (U-Net, text encoder and VAE
+   * encoder files, cache layers, timestep, latent scaling, scheduler) is identical.
+   */
+  cache: { timestep: number; layers: PackLayer[]; compatibleFingerprints?: string[] };
   guidance: { textScale: number; imageScale: number };
   segmenter: { inputSize: number };
   graphs: Record<GraphRole, GraphFiles>;
@@ -159,6 +164,10 @@ export function validateManifest(json: unknown): PackManifest {
     posInt(l, 'height', `cache.layers[${i}].`);
     posInt(l, 'width', `cache.layers[${i}].`);
   });
+  const compat = cache.compatibleFingerprints;
+  if (compat !== undefined && (!Array.isArray(compat) || !compat.every((f) => typeof f === 'string' && SHA_RE.test(f)))) {
+    fail('cache.compatibleFingerprints must be an array of sha256 hex strings');
+  }
 
   const guidance = obj(json, 'guidance', '');
   num(guidance, 'textScale', 'guidance.');
@@ -215,6 +224,21 @@ export async function packFingerprint(manifest: PackManifest): Promise<string> {
   const unetSha = fileEntry(manifest, manifest.graphs.unet.fp32).sha256;
   const text = `${manifest.name}\n${manifest.version}\n${unetSha}\n${layerSignature(manifest.cache.layers)}`;
   return sha256Hex(utf8(text));
+}
+
+interface PackIdentity {
+  manifest: PackManifest;
+  fingerprint: string;
+}
+
+/** Every fingerprint whose caches the pack uses: its own, then the earlier packs' it declares compatible. */
+export function acceptedFingerprints(pack: PackIdentity): string[] {
+  return [pack.fingerprint, ...(pack.manifest.cache.compatibleFingerprints ?? [])];
+}
+
+/** Whether a cache (subject, share file) made by the pack of `fingerprint` works with `pack`. */
+export function usesCacheOf(pack: PackIdentity | null, fingerprint: string | undefined): boolean {
+  return pack !== null && fingerprint !== undefined && acceptedFingerprints(pack).includes(fingerprint);
 }
 
 export async function readManifest(source: PackSource): Promise<PackManifest> {

@@ -14,7 +14,7 @@ import type { ActivePack, AppStorage, GalleryRecord, GenerationSettings, StoredP
 import { assertStorageRoom, blobsByName, blobsFromDirectory, fetchPack, preparePack, type PackProgress } from './pack-import';
 import { detectCapabilities } from '../runtime/capabilities';
 import type { PackBlobs } from '../runtime/pack-files';
-import { readManifest } from '../runtime/pack';
+import { readManifest, usesCacheOf } from '../runtime/pack';
 import { createFetchSource } from '../runtime/pack-source';
 import { cleanName, exportSubjectFile, importSubjectFile, nameFromFile, newSubjectRecord, readSubjectCache } from './subject-files';
 
@@ -211,7 +211,7 @@ export const useApp = create<AppState>()((set, get) => {
         : { ...s.settings, textScale: loaded.manifest.guidance.textScale, imageScale: loaded.manifest.guidance.imageScale },
       // a subject of another pack cannot be used with this one
       selectedSubjectId:
-        s.subjects.find((x) => x.id === s.selectedSubjectId)?.fingerprint === loaded.fingerprint ? s.selectedSubjectId : null,
+        usesCacheOf(loaded, s.subjects.find((x) => x.id === s.selectedSubjectId)?.fingerprint) ? s.selectedSubjectId : null,
     }));
     return loaded;
   };
@@ -431,7 +431,7 @@ export const useApp = create<AppState>()((set, get) => {
       if (id !== null) {
         const subject = subjects.find((s) => s.id === id);
         if (!subject) return;
-        if (loaded && subject.fingerprint !== loaded.fingerprint) {
+        if (loaded && !usesCacheOf(loaded, subject.fingerprint)) {
           get().notify('error', `“${subject.name}” was made with the model “${subject.packName}”; it cannot be used with this one.`);
           return;
         }

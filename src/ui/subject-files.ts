@@ -3,6 +3,7 @@
 // encoding itself, so export → import round-trips bit-identically.
 import type { LoadedInfo, RgbaImage, SubjectCache } from '../runtime/engine-types';
 import { decodeDreamcache, encodeDreamcache, type DecodedDreamcache } from '../runtime/dreamcache-file';
+import { acceptedFingerprints, usesCacheOf } from '../runtime/pack';
 import { MAX_CACHE_FILE_BYTES, THUMBNAIL_SIDE } from './config';
 import { ImportError, formatBytes, messageOf } from './errors';
 import { DREAMCACHE_EXTENSION, safeFileName } from './file-kind';
@@ -27,9 +28,10 @@ export function cleanName(name: string, fallback: string): string {
 
 function decodeOptions(loaded: LoadedInfo | null, fingerprint: string) {
   return {
-    expectedFingerprint: fingerprint,
+    // A subject of a compatible earlier pack is the loaded pack's own (same U-Net, same cache).
+    expectedFingerprint: loaded && usesCacheOf(loaded, fingerprint) ? acceptedFingerprints(loaded) : fingerprint,
     // Layer shapes are only known for the loaded pack (a subject of another pack can still be exported).
-    expectedLayers: loaded?.fingerprint === fingerprint ? loaded.manifest.cache.layers : undefined,
+    expectedLayers: usesCacheOf(loaded, fingerprint) ? loaded?.manifest.cache.layers : undefined,
     maxBytes: MAX_CACHE_FILE_BYTES,
   };
 }

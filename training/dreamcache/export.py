@@ -215,7 +215,17 @@ def main(argv=None):
     ap.add_argument("--image-scale", type=float, default=1.0,
                     help="the pack's default image guidance sI (the benchmark's chosen operating point)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--accept-caches-from", action="append", default=[], metavar="MANIFEST",
+                    help="manifest.json of an earlier pack whose subject caches this one should use as its own "
+                         "(cache.compatibleFingerprints); refused unless everything a cache depends on is "
+                         "identical (pack_check.cache_inputs). Repeatable; read before --out is overwritten")
     a = ap.parse_args(argv)
+    earlier = []
+    for path in a.accept_caches_from:
+        try:
+            earlier.append(json.load(open(path)))
+        except (OSError, ValueError) as e:
+            ap.error(f"--accept-caches-from {path}: {e}")
     tok = json.load(open(a.tokenizer))
     cfg = PRESETS[a.preset](tokenizer_meta(tok)["vocabSize"]) if a.preset != "sd15" else PRESETS[a.preset]()
     if a.weights:
@@ -241,6 +251,17 @@ def main(argv=None):
                         int8_roles=int8_roles)
     except ValueError as e:
         ap.error(str(e))
+    if earlier:
+        try:
+            m["cache"]["compatibleFingerprints"] = pack_check.compatible_fingerprints(m, earlier)
+        except ValueError as e:
+            raise SystemExit(f"--accept-caches-from: {e}; the pack in {a.out} was written without "
+                             "cache.compatibleFingerprints")
+        with open(os.path.join(a.out, "manifest.json"), "w") as f:
+            json.dump(m, f, indent=2)
+            f.write("\n")
+        print(f"subject caches of {', '.join(o['name'] + ' ' + o['version'] for o in earlier)} stay valid: "
+              f"{len(m['cache']['compatibleFingerprints'])} compatible fingerprint(s)")
     errors = pack_check.check_pack(a.out)
     if errors:
         raise SystemExit("pack check failed:\n" + "\n".join(errors))

@@ -70,6 +70,39 @@ def pack_fingerprint(manifest: Dict) -> str:
     return hashlib.sha256(s.encode("utf-8")).hexdigest()
 
 
+# The graphs a subject cache passes through: the reference is VAE-encoded, the empty prompt encoded, and
+# the U-Net's features at t = cache.timestep kept.
+CACHE_GRAPHS = ("unet", "text_encoder", "vae_encoder")
+
+
+def cache_inputs(manifest: Dict) -> Dict:
+    """Everything a subject cache depends on: packs with equal cache_inputs make identical caches."""
+    sha = {f["path"]: f["sha256"] for f in manifest["files"]}
+    return {
+        "graphs": {r: {k: sha.get(v) for k, v in manifest["graphs"][r].items()} for r in CACHE_GRAPHS},
+        "tokenizer": {**manifest["tokenizer"], "sha256": sha.get(manifest["tokenizer"]["file"])},
+        "cache": {"timestep": manifest["cache"]["timestep"],
+                  "layers": [[l["name"], l["channels"], l["height"], l["width"]] for l in manifest["cache"]["layers"]]},
+        "latent": manifest["latent"], "scheduler": manifest["scheduler"], "image": manifest["image"],
+    }
+
+
+def compatible_fingerprints(manifest: Dict, earlier: List[Dict]) -> List[str]:
+    """cache.compatibleFingerprints for a new pack: the fingerprints of the earlier packs (and those they
+    accepted in turn) whose caches it can use. ValueError names the first input that differs."""
+    mine, out = cache_inputs(manifest), []
+    for old in earlier:
+        theirs = cache_inputs(old)
+        for k in mine:
+            if mine[k] != theirs[k]:
+                raise ValueError(f"{old['name']} {old['version']} makes other caches: its {k} differs "
+                                 f"({theirs[k]} vs {mine[k]})")
+        for fp in [pack_fingerprint(old)] + list(old["cache"].get("compatibleFingerprints", [])):
+            if fp != pack_fingerprint(manifest) and fp not in out:
+                out.append(fp)
+    return out
+
+
 def _is_int(x) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
@@ -118,6 +151,10 @@ def check_manifest(m: Dict) -> List[str]:
                 continue
             for k in ("channels", "height", "width"):
                 req(_is_int(l.get(k)) and l.get(k, 0) > 0, f"cache layer {l['name']}: {k} must be a positive integer")
+    if "compatibleFingerprints" in c:
+        fps = c["compatibleFingerprints"]
+        req(isinstance(fps, list) and all(isinstance(f, str) and re.fullmatch(r"[0-9a-f]{64}", f) for f in fps),
+            "cache.compatibleFingerprints must be a list of sha256 hex strings")
     g = m.get("guidance") or {}
     req(isinstance(g.get("textScale"), (int, float)) and isinstance(g.get("imageScale"), (int, float)), "guidance.textScale/imageScale must be numbers")
     req(_is_int((m.get("segmenter") or {}).get("inputSize")), "segmenter.inputSize must be an integer")

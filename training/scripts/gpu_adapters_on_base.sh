@@ -1,24 +1,24 @@
 #!/usr/bin/env bash
 # On a warm GPU box after gpu_stage2_base.sh and gpu_evaluators_bench.sh: the adapters continue on the
-# base model this box just trained, then the held-out main rows are scored with the evaluators this box
-# trained, so the numbers compare with the same call's baseline. Run from training/.
+# base model this box just trained, then the held-out main rows are scored with the judges the
+# baseline was scored with (this box's, else the committed evaluators-v2). Run from training/.
 # Usage: bash scripts/gpu_adapters_on_base.sh ADAPTER_MIN BENCH_MIN
-# Env: BASE_RUN ($RUNS/base), RESUME (VAE + segmenter source, checkpoints/tiny-emoji-v1),
+# Env: BASE_RUN ($RUNS/base), RESUME (segmenter source, checkpoints/tiny-emoji-v1), VAE (checkpoints/vae-v2),
 # AINIT (checkpoints/adapters-v4), ALR (4e-4), AGENERIC (0.95).
-# Exits 3 at once when the box lacks that base or those evaluators (a fresh box).
+# Exits 3 at once when the box lacks that base (a fresh box).
 set -uo pipefail
 source scripts/gpu_env.sh
 AMIN=${1:?adapter minutes} BMIN=${2:?bench minutes}
 BASE_RUN=${BASE_RUN:-$RUNS/base}
 RESUME=${RESUME:-$PWD/checkpoints/tiny-emoji-v1}
-if ! ls "$BASE_RUN"/weights/unet.part* > /dev/null 2>&1 || [ ! -f "$RUNS/evaluators/identity.json" ]; then
-  echo "no trained base in $BASE_RUN/weights or no evaluators in $RUNS/evaluators: a fresh box"; exit 3
+if ! ls "$BASE_RUN"/weights/unet.part* > /dev/null 2>&1; then
+  echo "no trained base in $BASE_RUN/weights: a fresh box"; exit 3
 fi
 # The pack-weights layout the trainers and the benchmark read: the new U-Net and text encoder beside
 # the unchanged VAE and segmenter.
 NB=$RUNS/newbase
 rm -rf "$NB" && mkdir -p "$NB"
-cp "$RESUME"/vae.* "$RESUME"/segmenter.* "$NB/"
+cp "${VAE:-$PWD/checkpoints/vae-v2}"/vae.* "$RESUME"/segmenter.* "$NB/"
 cp "$BASE_RUN"/weights/* "$BASE_RUN/base.json" "$NB/"
 export BASE=$NB AINIT=${AINIT:-$PWD/checkpoints/adapters-v4} ALR=${ALR:-4e-4} AGENERIC=${AGENERIC:-0.95} EVAL_TRAIN=0
 bash scripts/gpu_stage3_adapters_eval.sh train "$AMIN" && \

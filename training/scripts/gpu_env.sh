@@ -11,6 +11,16 @@ mkdir -p "$RUNS"
 # and torch 1.13's --standalone always takes 29400.
 trun() { torchrun --nnodes=1 --master_port="${TRUN_PORT:-29501}" --nproc_per_node="$NGPU" "$@"; }
 
+# The shipped pack's PyTorch weights in one folder (the layout the trainers and the benchmark read):
+# tiny-emoji-v1 (U-Net, text encoder, VAE encoder, segmenter) with the VAE of checkpoints/vae-v2, whose
+# encoder is v1's bit for bit. Prints the folder. The segmenter stays v1's so masked metrics compare
+# across runs.
+shipped_weights() {
+  local w=$RUNS/shipped
+  rm -rf "$w" && mkdir -p "$w" && cp "$PWD"/checkpoints/tiny-emoji-v1/* "$w/" \
+    && cp "$PWD"/checkpoints/vae-v2/vae.json "$PWD"/checkpoints/vae-v2/vae.part* "$w/" && echo "$w"
+}
+
 # The three evaluators side by side, one GPU each job sees, each its own rendezvous port (torch 1.13's
 # --standalone always takes 29400). eval_start MINUTES KIND… launches them (PIDs in EVAL_PIDS);
 # eval_finish KIND… waits, stores each as bf16 parts (as committed: the judges later leases load) in

@@ -3,22 +3,28 @@
 # for a base + adapters with them, and the training-split diagnostic (text-only with the learned name:
 # the base model's own ceiling). Run from training/; other jobs may share the GPU.
 # Usage: bash scripts/gpu_evaluators_bench.sh EVAL_MIN BENCH_MIN SPLIT_MIN (0: no training-split run)
-# Env: BASE (pack weights, default checkpoints/tiny-emoji-v1), ADAPTERS (default checkpoints/adapters-v4),
-# EVAL (an evaluator folder to use instead of training them), EBATCH (256), BBATCH (512).
+# EVAL_MIN 0: no training, the committed judges (checkpoints/evaluators-v2) score.
+# Env: BASE (pack weights, default the shipped ones: shipped_weights in gpu_env.sh), ADAPTERS (default
+# checkpoints/adapters-v4), EVAL (an evaluator folder to use instead of training them), EBATCH (256),
+# BBATCH (512), BENCH_RESUME (1: continue the records already in $RUNS/bench-main).
 # $OUT gets eval-{identity,clip,scene}.tar (only those trained here; bf16 parts) and bench.tar: 4 files.
 set -uo pipefail
 source scripts/gpu_env.sh
 EMIN=${1:?evaluator minutes} BMIN=${2:?bench minutes} SMIN=${3:?train-split bench minutes}
-BASE=${BASE:-$PWD/checkpoints/tiny-emoji-v1}
+BASE=${BASE:-$(shipped_weights)}
 ADAPTERS=${ADAPTERS:-$PWD/checkpoints/adapters-v4}
 OUT=${OUT:-$RUNS/out}
 mkdir -p "$OUT"
+[ "$EMIN" = 0 ] && EVAL=${EVAL:-$PWD/checkpoints/evaluators-v2}
 if [ -z "${EVAL:-}" ]; then
   EVAL=$RUNS/evaluators
   eval_start "$EMIN" identity clip scene
   eval_finish identity clip scene
 fi
 B=$RUNS/bench-main S=$RUNS/bench-train
+# The benchmark resumes from the records in its folder; records of other weights would mix in, so a
+# call starts clean unless BENCH_RESUME=1 (a rerun of the same weights after its time box ran out).
+[ "${BENCH_RESUME:-0}" = 1 ] || rm -rf "$B" "$S"
 TRUN_PORT=29630 trun -m dreamcache.eval.bench --weights "$BASE" --adapters "$ADAPTERS" --evaluators "$EVAL" \
   --webp "$WEBP" --out "$B" --batch "${BBATCH:-512}" --seeds 1 --steps 25 --image-scale 8 --ablations none \
   --grid-subjects 12 --minutes "$BMIN" 2>&1 | grep -v Warn | tail -20

@@ -2,15 +2,17 @@
 # Stage 3 on the GPU box (run from training/), in calls of at most 10 minutes; every phase is
 # time-boxed and resumes from the box's state under $RUNS on a warm machine.
 #   bash scripts/gpu_stage3_adapters_eval.sh train MINUTES [EVAL_MINUTES]
-#       DreamCache adapters (DDP on every GPU, resumes), and — once, beside them on the same
-#       GPUs — the three evaluators (identity, clip, scene; EVAL_MINUTES each, default 4).
+#       DreamCache adapters (DDP on every GPU, resumes), and with EVAL_TRAIN=1 — once, beside them on
+#       the same GPUs — the three evaluators (identity, clip, scene; EVAL_MINUTES each, default 4).
 #   bash scripts/gpu_stage3_adapters_eval.sh bench MINUTES [extra bench args…]
 #       the held-out benchmark + ablations (resumes from its records; rerun until not partial).
 # GPUs: every GPU the job sees (pin with CUDA_VISIBLE_DEVICES=1,2,3 to leave GPU 0 to another job).
 # AINIT: adapter weights to start a fresh run from (e.g. checkpoints/adapters-v1); ALR: adapter lr.
 # Batch sizes: ABATCH (adapters, 256/GPU), EBATCH (evaluators, 256/GPU), BBATCH (bench images per
 # sampler call, 512); EVAL_ARGS are extra evaluator-trainer arguments (CPU dry runs).
-# EVAL_TRAIN=0 trains no evaluators (they come carried, e.g. bf16 tars unpacked into $RUNS/eval-*);
+# Judges: those this box trained (in $RUNS/evaluators), else the committed checkpoints/evaluators-v2;
+# EVAL_TRAIN=1 trains new ones (default 0: every gap keeps the committed judges).
+# BASE: pack weights (default the shipped ones, shipped_weights in gpu_env.sh).
 # AGENERIC: the adapter trainer's --generic-name probability (default: the trainer's).
 # ARECOLOUR: the adapter trainer's --recolour probability (default 0: subjects keep their colours).
 # AWIDTH: --adapter-width of a fresh adapter run (default 1; must match a resumed run, and match AINIT's
@@ -20,8 +22,9 @@ set -uo pipefail
 source scripts/gpu_env.sh
 PHASE=${1:?train or bench}
 MIN=${2:?minutes}
-BASE=${BASE:-$PWD/checkpoints/tiny-emoji-v1}
+BASE=${BASE:-$(shipped_weights)}
 EVAL=$RUNS/evaluators
+[ -f "$EVAL/identity.json" ] || [ "${EVAL_TRAIN:-0}" != 0 ] || EVAL=$PWD/checkpoints/evaluators-v2
 mkdir -p "$OUT" "$EVAL"
 
 filter() { grep -v Warn | awk '/"step"/{n++; if (n%10==1) print; next} /done|start|Error|error|Traceback/'; }
@@ -30,7 +33,7 @@ if [ "$PHASE" = train ]; then
   EMIN=${3:-4}
   RAN=()
   for k in identity clip scene; do
-    [ "${EVAL_TRAIN:-1}" != 0 ] && [ ! -f "$RUNS/eval-$k/$k.json" ] && RAN+=("$k")
+    [ "${EVAL_TRAIN:-0}" != 0 ] && [ ! -f "$RUNS/eval-$k/$k.json" ] && RAN+=("$k")
   done
   eval_start "$EMIN" "${RAN[@]}"
   trun -m dreamcache.train.adapters --webp "$WEBP" --base "$BASE" --out "$RUNS/adapters" --minutes "$MIN" \

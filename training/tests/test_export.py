@@ -159,3 +159,46 @@ def test_committed_development_pack_is_valid():
     assert pack_check.check_pack(DEV_PACK) == []
     m = json.load(open(os.path.join(DEV_PACK, "manifest.json")))
     assert m["trained"] is False
+
+
+def _manifest_copy(**edits):
+    m = json.load(open(os.path.join(DEV_PACK, "manifest.json")))
+    for path, value in edits.items():
+        *keys, last = path.split(".")
+        d = m
+        for k in keys:
+            d = d[k]
+        d[last] = value
+    return m
+
+
+def _set_sha(m, file_name, sha):
+    next(f for f in m["files"] if f["path"] == file_name)["sha256"] = sha
+
+
+def test_compatible_fingerprints_only_for_packs_that_make_the_same_caches():
+    new = _manifest_copy(version="9.0.0")
+    _set_sha(new, new["graphs"]["vae_decoder"]["fp32"], "d" * 64)  # a new decoder: caches unaffected
+    old = _manifest_copy(version="8.0.0")
+    older = _manifest_copy(version="7.0.0")
+    old["cache"]["compatibleFingerprints"] = [pack_check.pack_fingerprint(older)]
+    assert pack_check.compatible_fingerprints(new, [old]) == [pack_check.pack_fingerprint(old),
+                                                             pack_check.pack_fingerprint(older)]
+    m = dict(new, cache=dict(new["cache"], compatibleFingerprints=pack_check.compatible_fingerprints(new, [old])))
+    assert pack_check.check_manifest(m) == []
+    # anything a cache passes through differs: refused, naming it
+    for edit, what in ((lambda o: _set_sha(o, o["graphs"]["unet"]["fp32"], "e" * 64), "graphs"),
+                       (lambda o: _set_sha(o, o["graphs"]["vae_encoder"]["fp32"], "e" * 64), "graphs"),
+                       (lambda o: _set_sha(o, o["tokenizer"]["file"], "e" * 64), "tokenizer"),
+                       (lambda o: o["latent"].update(scalingFactor=0.5), "latent"),
+                       (lambda o: o["cache"].update(timestep=600), "cache")):
+        bad = _manifest_copy(version="8.0.0")
+        edit(bad)
+        with pytest.raises(ValueError, match=what):
+            pack_check.compatible_fingerprints(new, [bad])
+
+
+def test_checker_refuses_malformed_compatible_fingerprints():
+    m = _manifest_copy()
+    m["cache"]["compatibleFingerprints"] = ["abc"]
+    assert any("compatibleFingerprints" in e for e in pack_check.check_manifest(m))

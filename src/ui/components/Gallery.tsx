@@ -1,4 +1,5 @@
 import { useApp, type GalleryView } from '../store';
+import { usesCacheOf } from '../../runtime/pack';
 
 const SCHEDULER_LABEL = { ddim: 'DDIM', dpmpp2m: 'DPM++ 2M' } as const;
 
@@ -33,15 +34,14 @@ export function Gallery() {
 function GalleryCard({ item }: { item: GalleryView }) {
   const deleteImage = useApp((s) => s.deleteImage);
   const loaded = useApp((s) => s.loaded);
-  const otherPack = loaded !== null && (item.fingerprint ? item.fingerprint !== loaded.fingerprint : item.packName !== loaded.manifest.name);
+  const otherPack = loaded !== null && (item.fingerprint ? !usesCacheOf(loaded, item.fingerprint) : item.packName !== loaded.manifest.name);
   const reuse = () => {
     const { setPrompt, updateSettings, selectSubject, subjects } = useApp.getState();
     setPrompt(item.prompt);
     updateSettings({ ...item.settings, seed: item.seed, randomizeSeed: false });
-    const fingerprint = useApp.getState().loaded?.fingerprint;
     const subject = subjects.find((s) => s.id === item.subjectId);
     if (item.subjectId === null) selectSubject(null);
-    else if (subject && subject.fingerprint === fingerprint) selectSubject(item.subjectId);
+    else if (subject && usesCacheOf(useApp.getState().loaded, subject.fingerprint)) selectSubject(item.subjectId);
   };
   return (
     <li className="card" data-testid="gallery-item" data-seed={item.seed}>

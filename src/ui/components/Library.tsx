@@ -1,6 +1,7 @@
 import { useRef, useState } from 'react';
 import { useApp, type SubjectView } from '../store';
 import { downloadBlob } from '../download';
+import { usesCacheOf } from '../../runtime/pack';
 import { DREAMCACHE_EXTENSION } from '../file-kind';
 
 const PHOTO_TYPES = 'image/jpeg,image/png,image/webp,.jpg,.jpeg,.png,.webp';
@@ -8,9 +9,9 @@ const PHOTO_TYPES = 'image/jpeg,image/png,image/webp,.jpg,.jpeg,.png,.webp';
 export function Library() {
   const subjects = useApp((s) => s.subjects);
   const loaded = useApp((s) => s.loaded);
-  // Subjects only work with the pack that cached them: the active pack's first, others apart.
-  const mine = loaded ? subjects.filter((s) => s.fingerprint === loaded.fingerprint) : subjects;
-  const others = loaded ? subjects.filter((s) => s.fingerprint !== loaded.fingerprint) : [];
+  // Subjects only work with the pack that cached them (or one declaring it compatible): the active pack's first, others apart.
+  const mine = loaded ? subjects.filter((s) => usesCacheOf(loaded, s.fingerprint)) : subjects;
+  const others = loaded ? subjects.filter((s) => !usesCacheOf(loaded, s.fingerprint)) : [];
   const selected = useApp((s) => s.selectedSubjectId);
   const ready = useApp((s) => s.phase === 'ready');
   const busy = useApp((s) => s.job !== null || s.draft !== null);
@@ -103,7 +104,7 @@ function SubjectCard({ subject, selected }: { subject: SubjectView; selected: bo
   const deleteSubject = useApp((s) => s.deleteSubject);
   const exportSubject = useApp((s) => s.exportSubject);
   const [editing, setEditing] = useState(false);
-  const foreign = loaded !== null && subject.fingerprint !== loaded.fingerprint;
+  const foreign = loaded !== null && !usesCacheOf(loaded, subject.fingerprint);
 
   const onExport = async () => {
     const file = await exportSubject(subject.id);
