@@ -14,6 +14,7 @@ ROLES = ["text_encoder", "vae_encoder", "vae_decoder", "unet", "segmenter"]
 UNET_INPUTS = ["sample", "timestep", "encoder_hidden_states", "adapter_gate", "encoder_row"]
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 LAYER_RE = re.compile(r"^(mid|dec[0-9]+)$")
+SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
 def sha256_file(path: str) -> str:
@@ -153,7 +154,7 @@ def check_manifest(m: Dict) -> List[str]:
                 req(_is_int(l.get(k)) and l.get(k, 0) > 0, f"cache layer {l['name']}: {k} must be a positive integer")
     if "compatibleFingerprints" in c:
         fps = c["compatibleFingerprints"]
-        req(isinstance(fps, list) and all(isinstance(f, str) and re.fullmatch(r"[0-9a-f]{64}", f) for f in fps),
+        req(isinstance(fps, list) and all(isinstance(f, str) and SHA_RE.match(f) for f in fps),
             "cache.compatibleFingerprints must be a list of sha256 hex strings")
     g = m.get("guidance") or {}
     req(isinstance(g.get("textScale"), (int, float)) and isinstance(g.get("imageScale"), (int, float)), "guidance.textScale/imageScale must be numbers")
@@ -166,7 +167,7 @@ def check_manifest(m: Dict) -> List[str]:
     listed = {}
     for f in files:
         if not (isinstance(f, dict) and isinstance(f.get("path"), str) and _is_int(f.get("bytes"))
-                and isinstance(f.get("sha256"), str) and re.match(r"^[0-9a-f]{64}$", f["sha256"])):
+                and isinstance(f.get("sha256"), str) and SHA_RE.match(f["sha256"])):
             e.append(f"files entry {f!r} needs path, bytes and a lowercase hex sha256")
             continue
         p = f["path"]
