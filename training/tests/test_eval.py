@@ -171,6 +171,21 @@ def test_bench_scores_training_subjects_when_asked(webp_dir, evaluators, tmp_pat
     assert "TRAINING subjects" in open(os.path.join(out, "bench.md")).read()
 
 
+def test_bench_scores_a_vae_ceiling_alone_when_asked(webp_dir, evaluators, tmp_path):
+    """--rows gt,gt_vae: only the composites and their VAE round trips, no diffusion rows."""
+    weights = str(tmp_path / "weights")
+    _dev_tiny_weights(weights)
+    out = str(tmp_path / "bench")
+    bench.main(["--weights", weights, "--preset", "dev-tiny", "--evaluators", evaluators, "--webp", webp_dir,
+                "--limit-subjects", "2", "--limit-prompts", "1", "--seeds", "1", "--steps", "1",
+                "--ablations", "none", "--rows", "gt,gt_vae", "--out", out])
+    res = json.load(open(os.path.join(out, "bench.json")))
+    assert set(res["results"]) == {"ground truth", bench.GT_VAE} and not res["partial"]
+    assert res["results"][bench.GT_VAE]["n"] == 2
+    with pytest.raises(SystemExit):
+        bench.main(["--weights", weights, "--evaluators", evaluators, "--rows", "gt,ceiling", "--out", out])
+
+
 def test_parity_python_side_matches_saved_runtime_output(tmp_path):
     out = str(tmp_path / "parity")
     shutil.copytree(FIXTURE, out)

@@ -69,6 +69,7 @@ def make_configs(a) -> List[Config]:
              Config("DreamCache", "dreamcache", a.seeds, a.steps, s_img=a.image_scale, noun=a.dreamcache_noun)]
             + both + [Config("ground truth", "gt", a.seeds, a.steps),
                       Config(GT_VAE, "gt_vae", a.seeds, a.steps)])
+    main = [c for c in main if c.method in rows_of(a)]
     abl, n, st = [], a.ablation_seeds, a.ablation_steps or a.steps
     # every DreamCache ablation: the main row's image scale and naming unless it varies them
     dc = functools.partial(Config, method="dreamcache", seeds=n, steps=st, s_img=a.image_scale, noun=a.dreamcache_noun)
@@ -83,6 +84,18 @@ def make_configs(a) -> List[Config]:
     if "refs" in want:
         abl += [dc("3 references", refs=3, group="refs")]
     return main + abl
+
+
+MAIN_ROWS = ("text", "dreamcache", "gt", "gt_vae")
+
+
+def rows_of(a) -> List[str]:
+    """The main rows --rows asks for (methods: text, dreamcache, gt, gt_vae)."""
+    rows = [r for r in a.rows.replace(" ", "").split(",") if r]
+    bad = [r for r in rows if r not in MAIN_ROWS]
+    if bad or not rows:
+        raise ValueError(f"--rows takes a comma list of {', '.join(MAIN_ROWS)}; got {a.rows!r}")
+    return rows
 
 
 def spread(n_total: int, n: int) -> List[int]:
@@ -277,6 +290,9 @@ def main(argv=None):
     ap.add_argument("--dreamcache-noun", choices=["category", "name"], default="category",
                     help="DreamCache prompts name the subject by its class noun (DreamBench-style) or its name")
     ap.add_argument("--both-nouns", action="store_true", help="a second DreamCache main row with the other naming")
+    ap.add_argument("--rows", default=",".join(MAIN_ROWS),
+                    help="main rows to run (text, dreamcache, gt, gt_vae); 'gt,gt_vae' scores a VAE's ceiling "
+                         "alone, no diffusion: minutes on a CPU")
     ap.add_argument("--ablations", default="cache_t,layers,scale,refs", help="comma list or 'none'")
     ap.add_argument("--ablation-seeds", type=int, default=1)
     ap.add_argument("--ablation-steps", type=int, default=0, help="0: same as --steps")
@@ -289,6 +305,10 @@ def main(argv=None):
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
     a.scales = [float(x) for x in a.scales.split(",")] if isinstance(a.scales, str) else a.scales
+    try:
+        rows_of(a)
+    except ValueError as e:
+        ap.error(str(e))
     setup_fast_math()
     if torch.cuda.is_available():
         set_attention_backend("sdpa")
