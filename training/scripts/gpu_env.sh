@@ -13,12 +13,18 @@ trun() { torchrun --nnodes=1 --master_port="${TRUN_PORT:-29501}" --nproc_per_nod
 
 # The shipped pack's PyTorch weights in one folder (the layout the trainers and the benchmark read):
 # tiny-emoji-v1 (U-Net, text encoder, VAE encoder, segmenter) with the VAE of checkpoints/vae-v2, whose
-# encoder is v1's bit for bit. Prints the folder. The segmenter stays v1's so masked metrics compare
-# across runs.
+# encoder is v1's bit for bit. Prints the folder ($1, default $RUNS/shipped). The segmenter stays v1's so
+# masked metrics compare across runs.
 shipped_weights() {
-  local w=$RUNS/shipped
+  local w=${1:-$RUNS/shipped}
   rm -rf "$w" && mkdir -p "$w" && cp "$PWD"/checkpoints/tiny-emoji-v1/* "$w/" \
     && cp "$PWD"/checkpoints/vae-v2/vae.json "$PWD"/checkpoints/vae-v2/vae.part* "$w/" && echo "$w"
+}
+
+# The judges a benchmark scores with: those this box trained (eval_finish below), else the committed
+# ones, so every gap percentage uses the same judges unless a call trains new ones.
+judges() {
+  if [ -f "$RUNS/evaluators/identity.json" ]; then echo "$RUNS/evaluators"; else echo "$PWD/checkpoints/evaluators-v2"; fi
 }
 
 # The three evaluators side by side, one GPU each job sees, each its own rendezvous port (torch 1.13's

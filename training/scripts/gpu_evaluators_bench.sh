@@ -3,7 +3,7 @@
 # for a base + adapters with them, and the training-split diagnostic (text-only with the learned name:
 # the base model's own ceiling). Run from training/; other jobs may share the GPU.
 # Usage: bash scripts/gpu_evaluators_bench.sh EVAL_MIN BENCH_MIN SPLIT_MIN (0: no training-split run)
-# EVAL_MIN 0: no training, the committed judges (checkpoints/evaluators-v2) score.
+# EVAL_MIN 0: no training; the judges are judges() of gpu_env.sh (this box's, else the committed ones).
 # Env: BASE (pack weights, default the shipped ones: shipped_weights in gpu_env.sh), ADAPTERS (default
 # checkpoints/adapters-v4), EVAL (an evaluator folder to use instead of training them), EBATCH (256),
 # BBATCH (512), BENCH_RESUME (1: continue the records already in $RUNS/bench-main).
@@ -15,12 +15,11 @@ BASE=${BASE:-$(shipped_weights)}
 ADAPTERS=${ADAPTERS:-$PWD/checkpoints/adapters-v4}
 OUT=${OUT:-$RUNS/out}
 mkdir -p "$OUT"
-[ "$EMIN" = 0 ] && EVAL=${EVAL:-$PWD/checkpoints/evaluators-v2}
-if [ -z "${EVAL:-}" ]; then
-  EVAL=$RUNS/evaluators
+if [ "$EMIN" != 0 ] && [ -z "${EVAL:-}" ]; then
   eval_start "$EMIN" identity clip scene
   eval_finish identity clip scene
 fi
+EVAL=${EVAL:-$(judges)}
 B=$RUNS/bench-main S=$RUNS/bench-train
 # The benchmark resumes from the records in its folder; records of other weights would mix in, so a
 # call starts clean unless BENCH_RESUME=1 (a rerun of the same weights after its time box ran out).

@@ -10,8 +10,8 @@
 # AINIT: adapter weights to start a fresh run from (e.g. checkpoints/adapters-v1); ALR: adapter lr.
 # Batch sizes: ABATCH (adapters, 256/GPU), EBATCH (evaluators, 256/GPU), BBATCH (bench images per
 # sampler call, 512); EVAL_ARGS are extra evaluator-trainer arguments (CPU dry runs).
-# Judges: those this box trained (in $RUNS/evaluators), else the committed checkpoints/evaluators-v2;
-# EVAL_TRAIN=1 trains new ones (default 0: every gap keeps the committed judges).
+# Judges (EVAL): judges() of gpu_env.sh — those this box trained, else the committed evaluators-v2;
+# EVAL_TRAIN=1 trains new ones into $RUNS/evaluators (default 0: every gap keeps the committed judges).
 # BASE: pack weights (default the shipped ones, shipped_weights in gpu_env.sh).
 # AGENERIC: the adapter trainer's --generic-name probability (default: the trainer's).
 # ARECOLOUR: the adapter trainer's --recolour probability (default 0: subjects keep their colours).
@@ -23,9 +23,8 @@ source scripts/gpu_env.sh
 PHASE=${1:?train or bench}
 MIN=${2:?minutes}
 BASE=${BASE:-$(shipped_weights)}
-EVAL=$RUNS/evaluators
-[ -f "$EVAL/identity.json" ] || [ "${EVAL_TRAIN:-0}" != 0 ] || EVAL=$PWD/checkpoints/evaluators-v2
-mkdir -p "$OUT" "$EVAL"
+EVAL=${EVAL:-$(judges)}
+mkdir -p "$OUT"
 
 filter() { grep -v Warn | awk '/"step"/{n++; if (n%10==1) print; next} /done|start|Error|error|Traceback/'; }
 
