@@ -7,12 +7,13 @@ import argparse
 import json
 import os
 import shutil
+import tempfile
 from typing import Dict, List, Optional, Sequence
 
 import torch
 from torch import nn
 
-from . import pack_check
+from . import pack_check, unet_compat
 from .adapter_width import read_adapter_width
 from .models import AutoencoderKL, CLIPTextModel, PackConfig, Segmenter, UNet, is_adapter_param
 from .models.config import PRESETS
@@ -69,10 +70,32 @@ class SegmenterGraph(nn.Module):
         return self.seg(image)
 
 
-def export_unet(unet: UNet, cfg: PackConfig, path: str, tokens: int) -> List[dict]:
+def export_unet(unet: UNet, cfg: PackConfig, path: str, tokens: int, fp16_storage: bool = False,
+                int8: bool = False) -> List[dict]:
+    """unet.onnx as the pack stores it (int8, then float16 weight storage when asked)."""
     spec = unet_graph_spec(unet, cfg.vae.sample_size // cfg.vae.downsample, tokens, cfg.text_encoder.hidden_size)
     export_graph(spec["module"], spec["args"], path, spec["inputs"], spec["outputs"], spec["dyn"])
+    if int8:
+        store_weights_int8(path)
+    if fp16_storage:
+        store_weights_fp16(path)
     return spec["layers"]
+
+
+def unet_cache_check(unet: UNet, cfg: PackConfig, new_path: str, fp16_storage: bool, int8: bool):
+    """For --accept-caches-from: a function (earlier unet.onnx path) -> None | reason, true when that file
+    makes the caches new_path makes (dreamcache.unet_compat). The costly proofs run once, on first use."""
+    done: Dict[str, object] = {}
+
+    def check(old_path: str) -> Optional[str]:
+        if "names" not in done:
+            spec = unet_graph_spec(unet, cfg.vae.sample_size // cfg.vae.downsample, 77, cfg.text_encoder.hidden_size,
+                                   torch.Generator().manual_seed(3))
+            done["why"] = unet_compat.gate0_ignores_adapters(spec["module"], spec["args"])
+            done["names"] = unet_compat.adapter_initializers(
+                lambda p: export_unet(unet, cfg, p, 77, fp16_storage, int8), unet, new_path)
+        return done["why"] or unet_compat.same_caches(old_path, new_path, done["names"])
+    return check
 
 
 def export_pack(out_dir: str, cfg: PackConfig, unet: UNet, vae: AutoencoderKL, text_encoder: CLIPTextModel,
@@ -103,14 +126,15 @@ def export_pack(out_dir: str, cfg: PackConfig, unet: UNet, vae: AutoencoderKL, t
     rs = cfg.segmenter.input_size
     export_graph(SegmenterGraph(segmenter), (torch.rand(1, 3, rs, rs),), p("segmenter.onnx"),
                  ["image"], ["mask"], {})
-    layers = export_unet(unet, cfg, p("unet.onnx"), max_len)
+    layers = export_unet(unet, cfg, p("unet.onnx"), max_len, fp16_storage, "unet" in int8_roles)
     graphs = {k: {"fp32": f"{k}.onnx"} for k in ["text_encoder", "vae_encoder", "vae_decoder", "unet", "segmenter"]}
     for role, g in graphs.items():
-        if role in int8_roles:
+        if role in int8_roles and role != "unet":
             store_weights_int8(p(g["fp32"]))
     if fp16_storage:
-        for g in graphs.values():
-            store_weights_fp16(p(g["fp32"]))
+        for role, g in graphs.items():
+            if role != "unet":
+                store_weights_fp16(p(g["fp32"]))
     n_adapter = sum(x.numel() for x in unet.adapter_parameters())
     manifest = {
         "format": "dreamcache-pack",
@@ -218,14 +242,21 @@ def main(argv=None):
     ap.add_argument("--accept-caches-from", action="append", default=[], metavar="MANIFEST",
                     help="manifest.json of an earlier pack whose subject caches this one should use as its own "
                          "(cache.compatibleFingerprints); refused unless everything a cache depends on is "
-                         "identical (pack_check.cache_inputs). Repeatable; read before --out is overwritten")
+                         "identical (pack_check.cache_inputs) or only the U-Net's adapter weights differ, which "
+                         "needs that pack's unet.onnx beside its manifest (dreamcache.unet_compat). Repeatable; "
+                         "read before --out is overwritten")
     a = ap.parse_args(argv)
-    earlier = []
-    for path in a.accept_caches_from:
+    earlier, old_unets = [], {}
+    keep = tempfile.TemporaryDirectory()    # earlier U-Net files, in case --out is their folder
+    for i, path in enumerate(a.accept_caches_from):
         try:
-            earlier.append(json.load(open(path)))
+            old = json.load(open(path))
         except (OSError, ValueError) as e:
             ap.error(f"--accept-caches-from {path}: {e}")
+        earlier.append(old)
+        f = os.path.join(os.path.dirname(os.path.abspath(path)), str(old.get("graphs", {}).get("unet", {}).get("fp32", "")))
+        if os.path.isfile(f):
+            old_unets[id(old)] = shutil.copyfile(f, os.path.join(keep.name, f"unet{i}.onnx"))
     tok = json.load(open(a.tokenizer))
     cfg = PRESETS[a.preset](tokenizer_meta(tok)["vocabSize"]) if a.preset != "sd15" else PRESETS[a.preset]()
     if a.weights:
@@ -252,8 +283,18 @@ def main(argv=None):
     except ValueError as e:
         ap.error(str(e))
     if earlier:
+        check = unet_cache_check(unet, cfg, os.path.join(a.out, m["graphs"]["unet"]["fp32"]), a.fp16_storage,
+                                 "unet" in int8_roles)
+
+        def unet_same_caches(old: Dict) -> Optional[str]:
+            if set(old["graphs"]["unet"]) != {"fp32"}:
+                return "its U-Net has several graph files; the exporter checks single-file U-Nets only"
+            if id(old) not in old_unets:
+                return ("its unet.onnx differs and is not beside its manifest, so the exporter cannot check "
+                        "that only adapter weights changed")
+            return check(old_unets[id(old)])
         try:
-            m["cache"]["compatibleFingerprints"] = pack_check.compatible_fingerprints(m, earlier)
+            m["cache"]["compatibleFingerprints"] = pack_check.compatible_fingerprints(m, earlier, unet_same_caches)
         except ValueError as e:
             raise SystemExit(f"--accept-caches-from: {e}; the pack in {a.out} was written without "
                              "cache.compatibleFingerprints")

@@ -7,7 +7,7 @@ import json
 import os
 import re
 import sys
-from typing import Dict, List
+from typing import Callable, Dict, List, Optional
 
 ROLES = ["text_encoder", "vae_encoder", "vae_decoder", "unet", "segmenter"]
 # The unet graph's inputs before its cache_<layer> inputs (docs/model-pack.md).
@@ -88,14 +88,25 @@ def cache_inputs(manifest: Dict) -> Dict:
     }
 
 
-def compatible_fingerprints(manifest: Dict, earlier: List[Dict]) -> List[str]:
+def compatible_fingerprints(manifest: Dict, earlier: List[Dict],
+                            unet_same_caches: Optional[Callable[[Dict], Optional[str]]] = None) -> List[str]:
     """cache.compatibleFingerprints for a new pack: the fingerprints of the earlier packs (and those they
-    accepted in turn) whose caches it can use. ValueError names the first input that differs."""
+    accepted in turn) whose caches it can use. ValueError names the first input that differs.
+    unet_same_caches(old manifest) -> None | reason: asked when the U-Net file is the only difference
+    (new adapters: unet_compat.same_caches); without it a different U-Net file is refused."""
     mine, out = cache_inputs(manifest), []
     for old in earlier:
         theirs = cache_inputs(old)
+        only_unet = (unet_same_caches is not None and
+                     {k for k in mine if mine[k] != theirs[k]} == {"graphs"} and
+                     {r for r in CACHE_GRAPHS if mine["graphs"][r] != theirs["graphs"][r]} == {"unet"} and
+                     set(mine["graphs"]["unet"]) == set(theirs["graphs"]["unet"]))
+        if only_unet:
+            why = unet_same_caches(old)
+            if why:
+                raise ValueError(f"{old['name']} {old['version']} makes other caches: {why}")
         for k in mine:
-            if mine[k] != theirs[k]:
+            if mine[k] != theirs[k] and not only_unet:
                 raise ValueError(f"{old['name']} {old['version']} makes other caches: its {k} differs "
                                  f"({theirs[k]} vs {mine[k]})")
         for fp in [pack_fingerprint(old)] + list(old["cache"].get("compatibleFingerprints", [])):

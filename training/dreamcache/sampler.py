@@ -22,10 +22,16 @@ def ddim_step(eps, t: int, x, acp, ratio: int):
 
 
 def combine(e: torch.Tensor, mode: str, s_text: float, s_img: float, n: int) -> torch.Tensor:
-    """Rows come as [e_u, e_i, e_c] (combined), [e_u, e_c] (joint / plain CFG), n samples each."""
+    """Rows come as [e_u, e_i, e_c] (combined), [e_u, e_t, e_c] (prompted), [e_u, e_c] (joint / plain
+    CFG), n samples each. "prompted" orders the two guidances the other way round: text first
+    (e_t = no cache + prompt), then the image direction measured under the prompt, so a large sI
+    pulls towards the subject in the prompt's scene rather than towards the reference on white."""
     if mode == "combined":
         eu, ei, ec = e[:n], e[n:2 * n], e[2 * n:]
         return eu + s_text * (ec - ei) + s_img * (ei - eu)
+    if mode == "prompted":
+        eu, et, ec = e[:n], e[n:2 * n], e[2 * n:]
+        return eu + s_text * (et - eu) + s_img * (ec - et)
     eu, ec = e[:n], e[n:]
     return eu + s_text * (ec - eu)
 
@@ -47,6 +53,9 @@ def sample(unet, ctx_prompt: torch.Tensor, ctx_empty: torch.Tensor, steps: int =
     elif mode == "combined":
         ctx = torch.cat([ctx_empty, ctx_empty, ctx_prompt])
         gate = torch.cat([torch.zeros(n), torch.ones(2 * n)]).to(dev)
+    elif mode == "prompted":
+        ctx = torch.cat([ctx_empty, ctx_prompt, ctx_prompt])
+        gate = torch.cat([torch.zeros(2 * n), torch.ones(n)]).to(dev)
     else:
         ctx = torch.cat([ctx_empty, ctx_prompt])
         gate = torch.cat([torch.zeros(n), torch.ones(n)]).to(dev)

@@ -11,10 +11,14 @@ from .schedule import alphas_cumprod, q_sample
 @torch.no_grad()
 def sample_batch(unet, ctx_prompt: torch.Tensor, ctx_empty: torch.Tensor, noise: torch.Tensor, steps: int = 50,
                  s_text: float = 7.5, s_img: float = 1.0, caches: Optional[Dict[str, torch.Tensor]] = None,
-                 acp: Optional[torch.Tensor] = None) -> torch.Tensor:
+                 acp: Optional[torch.Tensor] = None, guidance: str = "combined") -> torch.Tensor:
     """ctx_prompt [n, L, D]; ctx_empty [1 or n, L, D]; noise = x_T [n, C, h, w];
     caches {layer: [n, N, C]} (row i is sample i's subject) or None for plain CFG at gate 0.
-    Combined guidance e_u + sT(e_c − e_i) + sI(e_i − e_u). Returns x_0 latents [n, C, h, w]."""
+    guidance "combined" (the method's): e_u + sT(e_c − e_i) + sI(e_i − e_u); "prompted":
+    e_u + sT(e_t − e_u) + sI(e_c − e_t), e_t = no cache + prompt (sampler.combine).
+    Returns x_0 latents [n, C, h, w]."""
+    if guidance not in ("combined", "prompted"):
+        raise ValueError(f"guidance must be 'combined' or 'prompted', got {guidance!r}")
     dev, n = noise.device, noise.shape[0]
     acp = (acp if acp is not None else alphas_cumprod()).to(dev)
     empty = ctx_empty.expand(n, -1, -1)
@@ -22,11 +26,16 @@ def sample_batch(unet, ctx_prompt: torch.Tensor, ctx_empty: torch.Tensor, noise:
     if caches is None:
         mode, gate, cache, encoder_row = "plain", torch.zeros(2 * n, device=dev), None, None
     else:
-        mode = "combined"
-        gate = torch.cat([torch.zeros(n, device=dev), torch.ones(2 * n, device=dev)])
-        cache = {k: torch.cat([v, v, v]) for k, v in caches.items()}   # e_u rows: gate 0 ignores it
-        # [e_u, e_i, e_c]: e_u and e_i differ only in gate, so they share the encoder (UNet.forward)
-        encoder_row = torch.cat([torch.arange(n), torch.arange(n), torch.arange(n, 2 * n)]).to(dev)
+        mode = guidance
+        cache = {k: torch.cat([v, v, v]) for k, v in caches.items()}   # gate-0 rows ignore it
+        if guidance == "combined":
+            # [e_u, e_i, e_c]: e_u and e_i differ only in gate, so they share the encoder (UNet.forward)
+            gate = torch.cat([torch.zeros(n, device=dev), torch.ones(2 * n, device=dev)])
+            encoder_row = torch.cat([torch.arange(n), torch.arange(n), torch.arange(n, 2 * n)]).to(dev)
+        else:
+            # [e_u, e_t, e_c]: e_t and e_c share the prompt's encoder rows
+            gate = torch.cat([torch.zeros(2 * n, device=dev), torch.ones(n, device=dev)])
+            encoder_row = torch.cat([torch.arange(n), torch.arange(n, 2 * n), torch.arange(n, 2 * n)]).to(dev)
     ratio = acp.shape[0] // steps
     x = noise
     for t in ddim_timesteps(steps, acp.shape[0]):

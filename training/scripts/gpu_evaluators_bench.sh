@@ -5,14 +5,15 @@
 # Usage: bash scripts/gpu_evaluators_bench.sh EVAL_MIN BENCH_MIN SPLIT_MIN (0: no training-split run)
 # EVAL_MIN 0: no training; the judges are judges() of gpu_env.sh (this box's, else the committed ones).
 # Env: BASE (pack weights, default the shipped ones: shipped_weights in gpu_env.sh), ADAPTERS (default
-# checkpoints/adapters-v4), EVAL (an evaluator folder to use instead of training them), EBATCH (256),
-# BBATCH (512), BENCH_RESUME (1: continue the records already in $RUNS/bench-main).
+# checkpoints/adapters-v5, the shipped ones), EVAL (an evaluator folder to use instead of training them), EBATCH (256),
+# BBATCH (512), BENCH_RESUME (1: continue the records already in $RUNS/bench-main), BENCH_ARGS (more
+# arguments of the main bench, e.g. "--ablations cache_t,layers,prompted": a later flag wins).
 # $OUT gets eval-{identity,clip,scene}.tar (only those trained here; bf16 parts) and bench.tar: 4 files.
 set -uo pipefail
 source scripts/gpu_env.sh
 EMIN=${1:?evaluator minutes} BMIN=${2:?bench minutes} SMIN=${3:?train-split bench minutes}
 BASE=${BASE:-$(shipped_weights)}
-ADAPTERS=${ADAPTERS:-$PWD/checkpoints/adapters-v4}
+ADAPTERS=${ADAPTERS:-$PWD/checkpoints/adapters-v5}
 OUT=${OUT:-$RUNS/out}
 mkdir -p "$OUT"
 if [ "$EMIN" != 0 ] && [ -z "${EVAL:-}" ]; then
@@ -26,7 +27,7 @@ B=$RUNS/bench-main S=$RUNS/bench-train
 [ "${BENCH_RESUME:-0}" = 1 ] || rm -rf "$B" "$S"
 TRUN_PORT=29630 trun -m dreamcache.eval.bench --weights "$BASE" --adapters "$ADAPTERS" --evaluators "$EVAL" \
   --webp "$WEBP" --out "$B" --batch "${BBATCH:-512}" --seeds 1 --steps 25 --image-scale 8 --ablations none \
-  --grid-subjects 12 --minutes "$BMIN" 2>&1 | grep -v Warn | tail -20
+  --grid-subjects 12 --minutes "$BMIN" ${BENCH_ARGS:-} 2>&1 | grep -v Warn | tail -32
 [ "$SMIN" != 0 ] && TRUN_PORT=29631 trun -m dreamcache.eval.bench --weights "$BASE" --adapters "$ADAPTERS" --evaluators "$EVAL" \
   --webp "$WEBP" --out "$S" --split train --limit-subjects 160 --batch "${BBATCH:-512}" --seeds 1 --steps 25 \
   --image-scale 8 --ablations none --minutes "$SMIN" 2>&1 | grep -v Warn | tail -12

@@ -186,6 +186,26 @@ def test_bench_scores_a_vae_ceiling_alone_when_asked(webp_dir, evaluators, tmp_p
         bench.main(["--weights", weights, "--evaluators", evaluators, "--rows", "gt,ceiling", "--out", out])
 
 
+def test_bench_prompted_guidance_rows_and_refuses_unknown_ablations(webp_dir, evaluators, tmp_path):
+    """--ablations prompted: DreamCache rows with the other guidance order at --prompted-scales, in the
+    sweep plot beside the method's; an ablation name it does not know is an error, not a silent skip."""
+    weights = str(tmp_path / "weights")
+    _dev_tiny_weights(weights)
+    out = str(tmp_path / "bench")
+    bench.main(["--weights", weights, "--preset", "dev-tiny", "--evaluators", evaluators, "--webp", webp_dir,
+                "--limit-subjects", "2", "--limit-prompts", "1", "--seeds", "1", "--steps", "2", "--rows", "dreamcache",
+                "--image-scale", "3", "--ablations", "prompted, scale", "--scales", "3", "--prompted-scales", "3",
+                "--out", out])
+    r = json.load(open(os.path.join(out, "bench.json")))["results"]
+    assert r["prompted sI=3"]["guidance"] == "prompted" and r["sI=3"]["guidance"] == "combined"
+    assert r["prompted sI=3"]["n"] == 2
+    # same noise, caches and scales: only the order of the two guidances differs
+    assert r["prompted sI=3"]["dino"] != r["sI=3"]["dino"] and r["sI=3"]["dino"] == r["DreamCache"]["dino"]
+    assert os.path.isfile(os.path.join(out, "sweep.png"))
+    with pytest.raises(SystemExit):
+        bench.main(["--weights", weights, "--evaluators", evaluators, "--ablations", "cache_t,guidance", "--out", out])
+
+
 def test_parity_python_side_matches_saved_runtime_output(tmp_path):
     out = str(tmp_path / "parity")
     shutil.copytree(FIXTURE, out)

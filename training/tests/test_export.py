@@ -198,6 +198,101 @@ def test_compatible_fingerprints_only_for_packs_that_make_the_same_caches():
             pack_check.compatible_fingerprints(new, [bad])
 
 
+def _weights_folder(folder: str):
+    """A dev-tiny weights folder in the trainers' format (random base, small random adapters)."""
+    from dreamcache.models.config import PRESETS
+    from dreamcache.train.common import save_split
+    cfg = PRESETS["dev-tiny"](4096)
+    unet, vae, te, seg = build_models(cfg, seed=0)
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():   # every adapter tensor its own values, as trained ones have
+        for p in unet.adapter_parameters():
+            p.add_(torch.randn(p.shape, generator=g) * 0.05)
+    state = unet.state_dict()
+    save_split({k: v for k, v in state.items() if "_mem." not in k}, folder, "unet")
+    save_split({k: v for k, v in state.items() if "_mem." in k}, folder, "adapters")
+    save_split(te.state_dict(), folder, "text_encoder")
+    save_split(vae.state_dict(), folder, "vae")
+    save_split(seg.state_dict(), folder, "segmenter")
+    json.dump({"config": cfg.vae.to_dict(), "scaling_factor": 0.5}, open(os.path.join(folder, "vae.json"), "w"))
+    json.dump({"config": cfg.segmenter.to_dict()}, open(os.path.join(folder, "segmenter.json"), "w"))
+
+
+def _edit_weights(src: str, dst: str, stem: str, edit):
+    from dreamcache.train.common import load_split, save_split
+    shutil.copytree(src, dst)
+    state = load_split(dst, stem)
+    edit(state)
+    save_split(state, dst, stem)
+
+
+def test_new_adapters_keep_the_earlier_packs_caches_when_only_adapter_weights_differ(tmp_path):
+    """--accept-caches-from across an adapter update: the exporter proves that the earlier unet.onnx
+    differs only in adapter-dependent weights (gate 0, so caches, untouched) and lists its fingerprint;
+    a changed base weight, or an earlier pack whose unet.onnx it cannot read, is refused."""
+    from dreamcache.export import main as export_main
+    w_old, w_new, w_base = (str(tmp_path / n) for n in ("w-old", "w-new", "w-base"))
+    _weights_folder(w_old)
+    _edit_weights(w_old, w_new, "adapters", lambda st: [v.add_(0.01) for v in st.values()])
+    _edit_weights(w_old, w_base, "unet", lambda st: st["conv_in.weight"].mul_(1.5))
+    common = ["--preset", "dev-tiny", "--tokenizer", TOKENIZER, "--fp16-storage", "--name", "t"]
+    old = str(tmp_path / "old")
+    export_main(common + ["--weights", w_old, "--out", old, "--version", "1.0.0"])
+    old_m = json.load(open(os.path.join(old, "manifest.json")))
+    new = str(tmp_path / "new")
+    export_main(common + ["--weights", w_new, "--out", new, "--version", "1.1.0",
+                          "--accept-caches-from", os.path.join(old, "manifest.json")])
+    new_m = json.load(open(os.path.join(new, "manifest.json")))
+    unet_sha = lambda m: next(f["sha256"] for f in m["files"] if f["path"] == "unet.onnx")
+    assert unet_sha(new_m) != unet_sha(old_m)
+    assert new_m["cache"]["compatibleFingerprints"] == [pack_check.pack_fingerprint(old_m)]
+    assert pack_check.check_pack(new) == []
+    # in place: --out is the earlier pack's own folder, whose unet.onnx the export overwrites
+    inplace = str(tmp_path / "inplace")
+    shutil.copytree(old, inplace)
+    export_main(common + ["--weights", w_new, "--out", inplace, "--version", "1.1.0",
+                          "--accept-caches-from", os.path.join(inplace, "manifest.json")])
+    assert json.load(open(os.path.join(inplace, "manifest.json")))["cache"]["compatibleFingerprints"] == \
+        [pack_check.pack_fingerprint(old_m)]
+    # a base weight changed: the caches change, refused with the reason
+    with pytest.raises(SystemExit, match="non-adapter weight"):
+        export_main(common + ["--weights", w_base, "--out", str(tmp_path / "base"), "--version", "1.2.0",
+                              "--accept-caches-from", os.path.join(old, "manifest.json")])
+    # the earlier manifest alone: the exporter cannot check the U-Net, so it refuses
+    lone = str(tmp_path / "lone")
+    os.makedirs(lone)
+    shutil.copy(os.path.join(old, "manifest.json"), lone)
+    with pytest.raises(SystemExit, match="not beside its manifest"):
+        export_main(common + ["--weights", w_new, "--out", str(tmp_path / "lone-out"), "--version", "1.3.0",
+                              "--accept-caches-from", os.path.join(lone, "manifest.json")])
+
+
+def test_gate0_check_notices_a_u_net_whose_gate_0_reads_adapter_weights():
+    from dreamcache import unet_compat
+
+    class Adapters(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(3))
+
+        def adapter_parameters(self):
+            return [self.w]
+
+    class Leaky(torch.nn.Module):
+        """A graph whose gate-0 rows read an adapter weight: what the check must refuse."""
+        def __init__(self):
+            super().__init__()
+            self.unet = Adapters()
+
+        def forward(self, x, t, ctx, gate, row):
+            return (x * self.unet.w.sum() + gate.sum(),)
+
+    args = (torch.ones(2), None, None, torch.ones(2), None)
+    m = Leaky()
+    assert "changes with its adapter weights" in unet_compat.gate0_ignores_adapters(m, args)
+    assert torch.equal(m.unet.w, torch.ones(3))     # the weights are restored after the check
+
+
 def test_checker_refuses_malformed_compatible_fingerprints():
     m = _manifest_copy()
     m["cache"]["compatibleFingerprints"] = ["abc"]

@@ -95,11 +95,25 @@ def test_batched_sampler_with_shared_encoder_matches_the_single_sampler():
     noise = torch.randn(2, 4, 16, 16, generator=g)
     caches = {l["name"]: torch.randn(2, l["height"] * l["width"], l["channels"], generator=g)
               for l in full.cache_layers(16)}
-    batched = sample_batch(full, prompts, empty, noise, steps=3, s_img=2.0, caches=caches)
-    for i in range(2):
-        alone = sample(full, prompts[i:i + 1], empty, steps=3, s_img=2.0, noise=noise[i:i + 1],
-                       cache={k: v[i:i + 1] for k, v in caches.items()})
-        assert torch.allclose(batched[i:i + 1], alone, atol=1e-4)
+    for mode in ("combined", "prompted"):
+        batched = sample_batch(full, prompts, empty, noise, steps=3, s_img=2.0, caches=caches, guidance=mode)
+        for i in range(2):
+            alone = sample(full, prompts[i:i + 1], empty, steps=3, s_img=2.0, noise=noise[i:i + 1],
+                           cache={k: v[i:i + 1] for k, v in caches.items()}, mode=mode)
+            assert torch.allclose(batched[i:i + 1], alone, atol=1e-4), mode
+    method = sample_batch(full, prompts, empty, noise, steps=3, s_img=2.0, caches=caches)
+    assert (method - batched).abs().max() > 1e-4     # batched is the prompted order's: not the same images
+    with pytest.raises(ValueError, match="guidance"):
+        sample_batch(full, prompts, empty, noise, steps=1, caches=caches, guidance="joint")
+
+
+def test_prompted_guidance_orders_text_before_image():
+    """[e_u, e_t, e_c] → e_u + sT(e_t − e_u) + sI(e_c − e_t); the method's order stays as it was."""
+    from dreamcache.sampler import combine
+    eu, em, ec = torch.tensor([1.0]), torch.tensor([2.0]), torch.tensor([4.0])
+    e = torch.cat([eu, em, ec])
+    assert combine(e, "prompted", 7.5, 3.0, 1).item() == 1 + 7.5 * 1 + 3.0 * 2
+    assert combine(e, "combined", 7.5, 3.0, 1).item() == 1 + 7.5 * 2 + 3.0 * 1
 
 
 def test_fresh_adapters_are_identity():

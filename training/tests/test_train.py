@@ -2,10 +2,12 @@
 pack export. Proves the scripts the GPU box runs (argument handling, resume, split weights, the
 exporter's --weights path) before any GPU minute is spent."""
 import json
+import math
 import os
 import shutil
 
 import pytest
+import torch
 
 from dreamcache import pack_check
 from dreamcache.export import main as export_main
@@ -57,9 +59,12 @@ def test_pipeline_trains_resumes_and_exports(webp_dir, tmp_path):
     assert logged[0]["loss_ref"] > 0
     json.dump({"step": 7}, open(f"{runs}/adapters/weights/adapters.json", "w"))
     adapters.main(common + ["--base", weights, "--out", f"{runs}/adapters-2", "--max-steps", "8", "--batch", "4",
-                            "--init-from", f"{runs}/adapters/weights", "--recolour", "0.5"])
+                            "--init-from", f"{runs}/adapters/weights", "--recolour", "0.5",
+                            "--subject-weight", "4", "--ref-erase", "0.1"])
     assert [json.loads(l)["step"] for l in open(f"{runs}/adapters-2/log.jsonl") if '"done"' in l] == [8]
-    assert json.load(open(f"{runs}/adapters-2/adapters.json"))["recolour"] == 0.5
+    ameta = json.load(open(f"{runs}/adapters-2/adapters.json"))
+    assert (ameta["recolour"], ameta["subject_weight"], ameta["ref_erase"]) == (0.5, 4.0, 0.1)
+    assert all(math.isfinite(json.loads(l)["loss"]) for l in open(f"{runs}/adapters-2/log.jsonl") if '"loss"' in l)
     assert [json.loads(l)["recolour"] for l in open(f"{runs}/adapters-2/log.jsonl") if '"start"' in l] == [0.5]
     for f in os.listdir(f"{runs}/adapters/weights"):
         shutil.copy(os.path.join(f"{runs}/adapters/weights", f), weights)
@@ -70,3 +75,14 @@ def test_pipeline_trains_resumes_and_exports(webp_dir, tmp_path):
     assert pack_check.check_pack(f"{runs}/pack") == []
     m = json.load(open(f"{runs}/pack/manifest.json"))
     assert m["trained"] is True and abs(m["latent"]["scalingFactor"] - meta["scaling_factor"]) < 1e-9
+
+
+def test_subject_loss_weight_weighs_the_subject_and_keeps_the_loss_scale():
+    mask = torch.zeros(2, 1, 16, 16)
+    mask[0, :, :8, :] = 1.0            # top half of sample 0 is subject; sample 1 has none
+    w = adapters.subject_loss_weight(mask, 4, 3.0)
+    assert w.shape == (2, 1, 4, 4)
+    assert torch.equal(w[0, 0, :2], torch.full((2, 4), 3.0)) and torch.equal(w[0, 0, 2:], torch.ones(2, 4))
+    assert torch.equal(w[1], torch.ones(1, 4, 4))
+    half = torch.full((1, 1, 6, 6), 0.5)   # half-covered latent pixels: halfway between 1 and the weight
+    assert torch.allclose(adapters.subject_loss_weight(half, 3, 3.0), torch.full((1, 1, 3, 3), 2.0))

@@ -57,8 +57,9 @@ class Config:
     layers: Optional[Tuple[str, ...]] = None   # None: every cached layer
     s_img: float = 1.0
     refs: int = 1
-    group: str = "main"               # "main" | "cache_t" | "layers" | "scale" | "refs"
+    group: str = "main"               # "main" | "cache_t" | "layers" | "scale" | "refs" | "prompted"
     noun: str = "name"                # how the prompt names the subject: "name" | "category" (class noun)
+    guidance: str = "combined"        # "combined" (the method's) | "prompted" (sampler.combine)
 
 
 def make_configs(a) -> List[Config]:
@@ -73,7 +74,9 @@ def make_configs(a) -> List[Config]:
     abl, n, st = [], a.ablation_seeds, a.ablation_steps or a.steps
     # every DreamCache ablation: the main row's image scale and naming unless it varies them
     dc = functools.partial(Config, method="dreamcache", seeds=n, steps=st, s_img=a.image_scale, noun=a.dreamcache_noun)
-    want = set(x for x in a.ablations.split(",") if x and x != "none")
+    want = set(x for x in a.ablations.replace(" ", "").split(",") if x and x != "none")
+    if want - set(ABLATIONS):
+        raise ValueError(f"--ablations takes a comma list of {', '.join(ABLATIONS)} or 'none'; got {a.ablations!r}")
     if "cache_t" in want:
         abl += [dc(f"cache t={t}", cache_t=t, group="cache_t") for t in (1, 250, 600)]
     if "layers" in want:
@@ -83,10 +86,13 @@ def make_configs(a) -> List[Config]:
         abl += [Config("text-only (sweep ref.)", "text", n, st, s_img=0.0, group="scale")]
     if "refs" in want:
         abl += [dc("3 references", refs=3, group="refs")]
+    if "prompted" in want:
+        abl += [dc(f"prompted sI={s:g}", s_img=s, guidance="prompted", group="prompted") for s in a.prompted_scales]
     return main + abl
 
 
 MAIN_ROWS = ("text", "dreamcache", "gt", "gt_vae")
+ABLATIONS = ("cache_t", "layers", "scale", "refs", "prompted")
 
 
 def rows_of(a) -> List[str]:
@@ -172,7 +178,8 @@ def run_batch(c: Config, items, bank, gen, models: Models, a) -> Tuple[torch.Ten
         caches = build_caches(models.unet, models.vae, stack, models.empty, c.cache_t, cnoise, models.acp)
         if c.layers is not None:
             caches = {k: v for k, v in caches.items() if k in c.layers}
-    lat = sample_batch(models.unet, ctx, models.empty, noise, c.steps, a.text_scale, c.s_img, caches, models.acp)
+    lat = sample_batch(models.unet, ctx, models.empty, noise, c.steps, a.text_scale, c.s_img, caches, models.acp,
+                       guidance=c.guidance)
     return decode(models.vae, lat), refs
 
 
@@ -239,8 +246,14 @@ def report(a, configs: List[Config], records: List[Dict], expected: Dict[str, in
     open(os.path.join(a.out, "bench.md"), "w").write(md)
     print(md, flush=True)
     sweep = [c for c in configs if c.group == "scale" and c.method == "dreamcache" and res[c.name]["n"]]
-    if sweep:
-        pts = {"DreamCache, sI sweep": [(res[c.name]["clip_t"], res[c.name]["dino"], f"{c.s_img:g}") for c in sweep]}
+    prompted = [c for c in configs if c.group == "prompted" and res[c.name]["n"]]
+    if sweep or prompted:
+        pts = {}
+        if sweep:
+            pts["DreamCache, sI sweep"] = [(res[c.name]["clip_t"], res[c.name]["dino"], f"{c.s_img:g}") for c in sweep]
+        if prompted:
+            pts["image guidance under the prompt"] = [(res[c.name]["clip_t"], res[c.name]["dino"], f"{c.s_img:g}")
+                                                      for c in prompted]
         ref = res.get("text-only (sweep ref.)")
         if ref and ref["n"]:
             pts["text-only"] = [(ref["clip_t"], ref["dino"], "text")]
@@ -293,10 +306,13 @@ def main(argv=None):
     ap.add_argument("--rows", default=",".join(MAIN_ROWS),
                     help="main rows to run (text, dreamcache, gt, gt_vae); 'gt,gt_vae' scores a VAE's ceiling "
                          "alone, no diffusion: minutes on a CPU")
-    ap.add_argument("--ablations", default="cache_t,layers,scale,refs", help="comma list or 'none'")
+    ap.add_argument("--ablations", default="cache_t,layers,scale,refs",
+                    help="comma list of cache_t, layers, scale, refs, prompted (image guidance under the prompt, "
+                         "at --prompted-scales), or 'none'")
     ap.add_argument("--ablation-seeds", type=int, default=1)
     ap.add_argument("--ablation-steps", type=int, default=0, help="0: same as --steps")
     ap.add_argument("--scales", default="0,0.5,1,2,3,5")
+    ap.add_argument("--prompted-scales", default="8,12,16", help="sI of the 'prompted' ablation rows")
     ap.add_argument("--batch", type=int, default=128, help="images per sampler call (×3 U-Net rows)")
     ap.add_argument("--grid-subjects", type=int, default=12)
     ap.add_argument("--bf16", action="store_true", help="bf16 autocast for the diffusion models on CUDA "
@@ -305,8 +321,10 @@ def main(argv=None):
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
     a.scales = [float(x) for x in a.scales.split(",")] if isinstance(a.scales, str) else a.scales
+    a.prompted_scales = ([float(x) for x in a.prompted_scales.split(",") if x]
+                         if isinstance(a.prompted_scales, str) else a.prompted_scales)
     try:
-        rows_of(a)
+        make_configs(a)     # checks --rows and --ablations
     except ValueError as e:
         ap.error(str(e))
     setup_fast_math()

@@ -81,6 +81,14 @@ def reference_cache(unet, vae, reference, ctx_empty, acp, g):
     return {k: v.float() for k, v in feats.items()}
 
 
+def subject_loss_weight(mask: torch.Tensor, size: int, weight: float) -> torch.Tensor:
+    """[B, 1, S, S] target alpha → [B, 1, size, size] per-latent-pixel weights 1 + (weight − 1)·coverage;
+    the loss divides by their sum, so the scale of the loss (and of the lr) stays that of the plain loss."""
+    m = mask if mask.dim() == 4 else mask[:, None]
+    cover = torch.nn.functional.adaptive_avg_pool2d(m.float(), size)
+    return 1.0 + (weight - 1.0) * cover
+
+
 def init_adapters(adapters: AdapterState, ema: EMA, folder: str) -> int:
     """Starts from earlier adapter weights (adapters.partNN, e.g. a committed bf16 resume point);
     the optimizer restarts, the step count continues from the folder's adapters.json. Narrower
@@ -126,6 +134,12 @@ def main(argv=None):
     ap.add_argument("--recolour", type=float, default=0.0,
                     help="probability that the main subject gets one random hue/saturation map in both target "
                          "and reference (data/recolour.py): a look only the cache can tell")
+    ap.add_argument("--subject-weight", type=float, default=1.0,
+                    help="loss weight of the latent pixels the target's subject covers (1: plain diffusion loss); "
+                         "the cache can only help inside the subject, and the scene dilutes that signal")
+    ap.add_argument("--ref-erase", type=float, default=None,
+                    help="probability of the white rectangle erased inside the reference's subject "
+                         "(default: the generator's, 0.4)")
     ap.add_argument("--ckpt-every-min", type=float, default=3.0)
     ap.add_argument("--init-from", default=None, help="folder with adapters.partNN (+ adapters.json) to start from")
     ap.add_argument("--adapter-width", type=int, default=None,
@@ -134,6 +148,10 @@ def main(argv=None):
     a = ap.parse_args(argv)
     if a.adapter_width is not None and a.adapter_width < 1:
         ap.error("--adapter-width must be >= 1")
+    if a.subject_weight <= 0:
+        ap.error("--subject-weight must be > 0")
+    if a.ref_erase is not None and not 0 <= a.ref_erase <= 1:
+        ap.error("--ref-erase must be in [0, 1]")
     setup_fast_math()
     if torch.cuda.is_available():
         set_attention_backend("sdpa")
@@ -147,6 +165,8 @@ def main(argv=None):
     gen = make_generator(a, d.device, "train")
     gen.p_generic_name = a.generic_name
     gen.p_recolour = a.recolour
+    if a.ref_erase is not None:
+        gen.p_ref_erase = a.ref_erase
     adapters = AdapterState(unet)
     ema = EMA(adapters, 0.999)
     opt = torch.optim.AdamW(adapters.parameters(), lr=a.lr, betas=(0.9, 0.99), weight_decay=0.0)
@@ -159,7 +179,7 @@ def main(argv=None):
         empty = te(tok.encode_batch([""]).to(d.device))
     log = Log(a.out, d.main)
     log.write(event="start", step=step, world=d.world, batch=a.batch, init_from=a.init_from, recolour=a.recolour,
-              generic_name=a.generic_name,
+              generic_name=a.generic_name, subject_weight=a.subject_weight, ref_erase=gen.p_ref_erase,
               adapter_params=sum(p.numel() for p in adapters.parameters()), adapter_width=width)
     loop = StepLoop(d, box, log, ck, a.max_steps, a.log_every, a.ckpt_every_min)
     timer = PhaseTimer(d.device, a.log_every)
@@ -191,8 +211,13 @@ def main(argv=None):
             grp["lr"] = cycle_lr(step, a.lr, 200)
         with autocast(d.device):
             pred = model(x_t, t.float(), ctx, torch.ones(B, device=d.device), cache)
-        err = (pred.float() - noise).pow(2).flatten(1).mean(1)
-        loss = err.mean()
+        se = (pred.float() - noise).pow(2)
+        err = se.flatten(1).mean(1)
+        if a.subject_weight != 1.0:
+            w = subject_loss_weight(b["mask"], se.shape[-1], a.subject_weight)
+            loss = ((se * w).flatten(1).sum(1) / (w.flatten(1).sum(1) * se.shape[1])).mean()
+        else:
+            loss = err.mean()
         with torch.no_grad():
             k = keep.flatten()
             gk = b["generic_name"].float() * k
@@ -214,7 +239,8 @@ def main(argv=None):
         shadow = {names[int(k.split(".")[1])]: v for k, v in ema.shadow.items()}
         save_split(shadow, os.path.join(a.out, "weights"), "adapters")
         json.dump({"step": step, "adapter_parameters": sum(p.numel() for p in adapters.parameters()),
-                   "cache_timestep": CACHE_TIMESTEP, "adapter_width": width, "recolour": a.recolour}, open(os.path.join(a.out, "adapters.json"), "w"), indent=1)
+                   "cache_timestep": CACHE_TIMESTEP, "adapter_width": width, "recolour": a.recolour,
+                   "subject_weight": a.subject_weight, "ref_erase": gen.p_ref_erase}, open(os.path.join(a.out, "adapters.json"), "w"), indent=1)
         log.write(event="done", step=step)
     d.close()
 

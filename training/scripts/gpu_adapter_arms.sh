@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Adapter recipes side by side on the GPU box (run from training/): every arm starts from the same
+# adapters (AINIT, default checkpoints/adapters-v5, the shipped ones) on the shipped base, trains in its own
+# folder $RUNS/arm-NAME (a rerun resumes it on a warm box), and is scored on the held-out DreamCache
+# row with the committed judges, so recipes are compared at equal steps and equal judges.
+#   bash scripts/gpu_adapter_arms.sh train MINUTES NAME="trainer args" …   (NAME alone: its stored args)
+#   bash scripts/gpu_adapter_arms.sh bench MINUTES NAME … [-- extra bench args]
+#   bash scripts/gpu_adapter_arms.sh best NAME …    prints the arm with the highest DINO-like whose
+#                                                   CLIP-T stays ≥ 0.90 × text-only (needs a text row)
+# Bench: the first arm's run adds the text-only and ground-truth rows (gate 0 and the composites do not
+# depend on the adapters); `best` measures every arm's gap against those. NAME "shipped" scores
+# checkpoints/adapters-v5 (the shipped adapters) itself. Default protocol: 1 seed, 25 steps,
+# sI 8 (the pack's), no ablations. Env: AINIT, ALR (4e-4), AGENERIC (0.95), ABATCH (256), BBATCH (512).
+# $OUT gets arms.tar (each arm's adapters.json, log.jsonl, weights) and benches.tar (bench.md/json).
+set -uo pipefail
+source scripts/gpu_env.sh
+PHASE=${1:?train, bench or best}
+shift
+mkdir -p "$OUT"
+
+arm_dir() { echo "$RUNS/arm-$1"; }
+
+if [ "$PHASE" = train ]; then
+  MIN=${1:?minutes}; shift
+  BASE=${BASE:-$(shipped_weights)}
+  port=29600 pids=() names=()
+  for spec in "$@"; do
+    name=${spec%%=*}
+    [[ "$name" =~ ^[A-Za-z0-9_-]+$ ]] || { echo "arm name '$name': letters, digits, _ and - only" >&2; exit 2; }
+    dir=$(arm_dir "$name"); mkdir -p "$dir"
+    if [[ "$spec" == *=* ]]; then echo "${spec#*=}" > "$dir/args.txt"; fi
+    [ -f "$dir/args.txt" ] || { echo "arm $name: no args given and none stored" >&2; exit 2; }
+    port=$((port + 1))
+    # shellcheck disable=SC2046
+    torchrun --nnodes=1 --master_port=$port --nproc_per_node="$NGPU" -m dreamcache.train.adapters --webp "$WEBP" \
+      --base "$BASE" --out "$dir" --minutes "$MIN" --batch "${ABATCH:-256}" --lr "${ALR:-4e-4}" \
+      --init-from "${AINIT:-$PWD/checkpoints/adapters-v5}" --generic-name "${AGENERIC:-0.95}" \
+      $(cat "$dir/args.txt") > "$dir/train.out" 2>&1 &
+    pids+=($!) names+=("$name")
+  done
+  rc=0
+  for p in "${pids[@]}"; do wait "$p" || rc=1; done
+  for name in "${names[@]}"; do
+    dir=$(arm_dir "$name")
+    echo "== arm $name: $(cat "$dir/args.txt")"
+    grep -v Warn "$dir/train.out" | grep -E '"start"|"done"|Error|Traceback' | cut -c1-400
+    grep '"loss_ref"' "$dir/log.jsonl" | tail -3 | cut -c1-300
+  done
+  (cd "$RUNS" && tar -cf "$OUT/arms.tar" $(for n in "${names[@]}"; do
+     echo "arm-$n/adapters.json arm-$n/log.jsonl arm-$n/args.txt arm-$n/weights"; done))
+  ls -la "$OUT"; exit $rc
+elif [ "$PHASE" = bench ]; then
+  MIN=${1:?minutes}; shift
+  BASE=${BASE:-$(shipped_weights)}
+  names=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do names+=("$1"); shift; done
+  [ "${1:-}" = -- ] && shift
+  first=1
+  for name in "${names[@]}"; do
+    dir=$(arm_dir "$name")
+    if [ "$name" = shipped ]; then w=$PWD/checkpoints/adapters-v5; else w=$dir/weights; fi
+    rows=dreamcache; [ $first = 1 ] && rows=text,dreamcache,gt
+    trun -m dreamcache.eval.bench --weights "$BASE" --adapters "$w" --evaluators "$(judges)" --webp "$WEBP" \
+      --out "$RUNS/bench-arm-$name" --minutes "$MIN" --batch "${BBATCH:-512}" --seeds 1 --steps 25 --image-scale 8 \
+      --ablations none --grid-subjects 0 --rows "$rows" "$@" 2>&1 | grep -v Warn | grep -E '^\| |gap|Error|Traceback' | cut -c1-300
+    first=0
+  done
+  (cd "$RUNS" && tar -cf "$OUT/benches.tar" $(for n in "${names[@]}"; do echo "bench-arm-$n/bench.md bench-arm-$n/bench.json"; done))
+  ls -la "$OUT"
+elif [ "$PHASE" = best ]; then
+  python3 - "$RUNS" "$@" <<'EOF'
+import json, sys
+runs, names = sys.argv[1], sys.argv[2:]
+res = {n: json.load(open(f"{runs}/bench-arm-{n}/bench.json"))["results"] for n in names}
+first = json.load(open(f"{runs}/bench-arm-{names[0]}/bench.json"))["results"]
+text, gt = first["text-only"], first["ground truth"]
+for n, r in res.items():
+    d = r["DreamCache"]
+    print(f"{n}: DINO-like {d['dino']:.4f}, gap {(d['dino'] - text['dino']) / (gt['dino'] - text['dino']):.4f}, "
+          f"CLIP-T {d['clip_t'] / text['clip_t']:.4f} x text-only", file=sys.stderr)
+ok = [(r["DreamCache"]["dino"], n) for n, r in res.items() if r["DreamCache"]["clip_t"] >= 0.9 * text["clip_t"]]
+print(max(ok)[1] if ok else names[0])
+EOF
+else
+  echo "unknown phase $PHASE (train | bench | best)"; exit 2
+fi
