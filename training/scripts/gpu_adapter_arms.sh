@@ -10,12 +10,14 @@
 # Bench: the first arm's run adds the text-only and ground-truth rows (gate 0 and the composites do not
 # depend on the adapters); `best` measures every arm's gap against those. NAME "shipped" scores
 # checkpoints/adapters-v5 (the shipped adapters) itself. Default protocol: 1 seed, 25 steps,
-# sI 8 (the pack's), no ablations. Env: AINIT, ALR (4e-4), AGENERIC (0.95), ABATCH (256), BBATCH (512).
+# sI 8 (the pack's), no ablations; each bench call starts clean unless BENCH_RESUME=1. Env: AINIT, ALR (4e-4),
+# AGENERIC (0.95), ABATCH (256), BBATCH (512).
 # $OUT gets arms.tar (each arm's adapters.json, log.jsonl, weights) and benches.tar (bench.md/json).
 set -uo pipefail
 source scripts/gpu_env.sh
 PHASE=${1:?train, bench or best}
 shift
+OUT=${OUT:-$RUNS/out}
 mkdir -p "$OUT"
 
 arm_dir() { echo "$RUNS/arm-$1"; }
@@ -60,6 +62,9 @@ elif [ "$PHASE" = bench ]; then
     dir=$(arm_dir "$name")
     if [ "$name" = shipped ]; then w=$PWD/checkpoints/adapters-v5; else w=$dir/weights; fi
     rows=dreamcache; [ $first = 1 ] && rows=text,dreamcache,gt
+    # the benchmark resumes from the records in its folder: records of an arm's earlier weights would mix
+    # in, so each call starts clean unless BENCH_RESUME=1 (the same weights, after its time box ran out)
+    [ "${BENCH_RESUME:-0}" = 1 ] || rm -rf "$RUNS/bench-arm-$name"
     trun -m dreamcache.eval.bench --weights "$BASE" --adapters "$w" --evaluators "$(judges)" --webp "$WEBP" \
       --out "$RUNS/bench-arm-$name" --minutes "$MIN" --batch "${BBATCH:-512}" --seeds 1 --steps 25 --image-scale 8 \
       --ablations none --grid-subjects 0 --rows "$rows" "$@" 2>&1 | grep -v Warn | grep -E '^\| |gap|Error|Traceback' | cut -c1-300
