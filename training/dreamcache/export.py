@@ -70,16 +70,18 @@ class SegmenterGraph(nn.Module):
         return self.seg(image)
 
 
-def export_unet(unet: UNet, cfg: PackConfig, path: str, tokens: int, fp16_storage: bool = False,
-                int8: bool = False) -> List[dict]:
-    """unet.onnx as the pack stores it (int8, then float16 weight storage when asked)."""
+def export_unet(unet: UNet, cfg: PackConfig, path: str, tokens: int) -> List[dict]:
     spec = unet_graph_spec(unet, cfg.vae.sample_size // cfg.vae.downsample, tokens, cfg.text_encoder.hidden_size)
     export_graph(spec["module"], spec["args"], path, spec["inputs"], spec["outputs"], spec["dyn"])
+    return spec["layers"]
+
+
+def store_weights(path: str, fp16: bool, int8: bool) -> None:
+    """A written graph's weights as the pack stores them: int8 first, then float16."""
     if int8:
         store_weights_int8(path)
-    if fp16_storage:
+    if fp16:
         store_weights_fp16(path)
-    return spec["layers"]
 
 
 def unet_cache_check(unet: UNet, cfg: PackConfig, new_path: str, fp16_storage: bool, int8: bool):
@@ -93,7 +95,7 @@ def unet_cache_check(unet: UNet, cfg: PackConfig, new_path: str, fp16_storage: b
                                    torch.Generator().manual_seed(3))
             done["why"] = unet_compat.gate0_ignores_adapters(spec["module"], spec["args"])
             done["names"] = unet_compat.adapter_initializers(
-                lambda p: export_unet(unet, cfg, p, 77, fp16_storage, int8), unet, new_path)
+                lambda p: (export_unet(unet, cfg, p, 77), store_weights(p, fp16_storage, int8)), unet, new_path)
         return done["why"] or unet_compat.same_caches(old_path, new_path, done["names"])
     return check
 
@@ -126,15 +128,10 @@ def export_pack(out_dir: str, cfg: PackConfig, unet: UNet, vae: AutoencoderKL, t
     rs = cfg.segmenter.input_size
     export_graph(SegmenterGraph(segmenter), (torch.rand(1, 3, rs, rs),), p("segmenter.onnx"),
                  ["image"], ["mask"], {})
-    layers = export_unet(unet, cfg, p("unet.onnx"), max_len, fp16_storage, "unet" in int8_roles)
+    layers = export_unet(unet, cfg, p("unet.onnx"), max_len)
     graphs = {k: {"fp32": f"{k}.onnx"} for k in ["text_encoder", "vae_encoder", "vae_decoder", "unet", "segmenter"]}
     for role, g in graphs.items():
-        if role in int8_roles and role != "unet":
-            store_weights_int8(p(g["fp32"]))
-    if fp16_storage:
-        for role, g in graphs.items():
-            if role != "unet":
-                store_weights_fp16(p(g["fp32"]))
+        store_weights(p(g["fp32"]), fp16_storage, role in int8_roles)
     n_adapter = sum(x.numel() for x in unet.adapter_parameters())
     manifest = {
         "format": "dreamcache-pack",

@@ -62,9 +62,7 @@ elif [ "$PHASE" = bench ]; then
     dir=$(arm_dir "$name")
     if [ "$name" = shipped ]; then w=$PWD/checkpoints/adapters-v5; else w=$dir/weights; fi
     rows=dreamcache; [ $first = 1 ] && rows=text,dreamcache,gt
-    # the benchmark resumes from the records in its folder: records of an arm's earlier weights would mix
-    # in, so each call starts clean unless BENCH_RESUME=1 (the same weights, after its time box ran out)
-    [ "${BENCH_RESUME:-0}" = 1 ] || rm -rf "$RUNS/bench-arm-$name"
+    fresh_bench "$RUNS/bench-arm-$name"     # an arm's earlier weights' records must not mix in
     trun -m dreamcache.eval.bench --weights "$BASE" --adapters "$w" --evaluators "$(judges)" --webp "$WEBP" \
       --out "$RUNS/bench-arm-$name" --minutes "$MIN" --batch "${BBATCH:-512}" --seeds 1 --steps 25 --image-scale 8 \
       --ablations none --grid-subjects 0 --rows "$rows" "$@" 2>&1 | grep -v Warn | grep -E '^\| |gap|Error|Traceback' | cut -c1-300

@@ -21,6 +21,10 @@ shipped_weights() {
     && cp "$PWD"/checkpoints/vae-v2/vae.json "$PWD"/checkpoints/vae-v2/vae.part* "$w/" && echo "$w"
 }
 
+# A benchmark resumes from the records in its folder; records of other weights would mix in, so a call
+# starts its folders clean unless BENCH_RESUME=1 (the same weights, after its time box ran out).
+fresh_bench() { [ "${BENCH_RESUME:-0}" = 1 ] || rm -rf "$@"; }
+
 # The judges a benchmark scores with: those this box trained (eval_finish below), else the committed
 # ones, so every gap percentage uses the same judges unless a call trains new ones.
 judges() {

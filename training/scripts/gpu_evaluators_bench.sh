@@ -22,9 +22,7 @@ if [ "$EMIN" != 0 ] && [ -z "${EVAL:-}" ]; then
 fi
 EVAL=${EVAL:-$(judges)}
 B=$RUNS/bench-main S=$RUNS/bench-train
-# The benchmark resumes from the records in its folder; records of other weights would mix in, so a
-# call starts clean unless BENCH_RESUME=1 (a rerun of the same weights after its time box ran out).
-[ "${BENCH_RESUME:-0}" = 1 ] || rm -rf "$B" "$S"
+fresh_bench "$B" "$S"
 TRUN_PORT=29630 trun -m dreamcache.eval.bench --weights "$BASE" --adapters "$ADAPTERS" --evaluators "$EVAL" \
   --webp "$WEBP" --out "$B" --batch "${BBATCH:-512}" --seeds 1 --steps 25 --image-scale 8 --ablations none \
   --grid-subjects 12 --minutes "$BMIN" ${BENCH_ARGS:-} 2>&1 | grep -v Warn | tail -32

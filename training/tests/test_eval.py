@@ -15,10 +15,8 @@ from dreamcache.eval import bench, parity, train_clip, train_identity, train_sce
 from dreamcache.eval.data import HeldoutLeakError, check_training_bank, load_folder_bank, name_from_file
 from dreamcache.eval.prompts import PROMPTS
 from dreamcache.eval.trainer import load_evaluator
-from dreamcache.export import build_models
-from dreamcache.models.config import PRESETS
 from dreamcache.models.unet import reset_adapter
-from dreamcache.train.common import save_split
+from weights_fixture import dev_tiny_weights
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 WEBP = os.path.join(ROOT, "node_modules", "@lobehub", "fluent-emoji-3d", "assets")
@@ -79,28 +77,9 @@ def test_heldout_guard_refuses_banks_with_heldout_subjects(webp_dir):
         SubjectBank(relabelled, held.rgba, "train")
 
 
-def _dev_tiny_weights(folder: str):
-    """A dev-tiny "trained" weights folder (random weights, small random adapters) in the
-    trainers' format, so the bench runs fast on CPU."""
-    cfg = PRESETS["dev-tiny"](4096)
-    unet, vae, te, seg = build_models(cfg, seed=0)
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for p in unet.adapter_parameters():
-            if p.dim() > 1:
-                p.add_(torch.randn(p.shape, generator=g) * 0.05)
-    save_split({k: v for k, v in unet.state_dict().items() if ".mem" not in k and "_mem." not in k}, folder, "unet")
-    save_split({k: v for k, v in unet.state_dict().items() if "_mem." in k}, folder, "adapters")
-    save_split(te.state_dict(), folder, "text_encoder")
-    save_split(vae.state_dict(), folder, "vae")
-    save_split(seg.state_dict(), folder, "segmenter")
-    json.dump({"config": cfg.vae.to_dict(), "scaling_factor": 0.5}, open(os.path.join(folder, "vae.json"), "w"))
-    json.dump({"config": cfg.segmenter.to_dict()}, open(os.path.join(folder, "segmenter.json"), "w"))
-
-
 def test_bench_end_to_end_at_toy_scale(webp_dir, evaluators, tmp_path):
     weights = str(tmp_path / "weights")
-    _dev_tiny_weights(weights)
+    dev_tiny_weights(weights)
     out = str(tmp_path / "bench")
     args = ["--weights", weights, "--preset", "dev-tiny", "--evaluators", evaluators, "--webp", webp_dir,
             "--limit-subjects", "2", "--limit-prompts", "2", "--seeds", "1", "--steps", "2", "--scales", "0,2",
@@ -144,7 +123,7 @@ def test_bench_accepts_a_folder_of_png_subjects(evaluators, tmp_path):
     assert name_from_file(tmp_path / "golden_retriever.png") == "golden retriever"
     assert len(PROMPTS) == 25 and PROMPTS[0].text("red apple") == "a photo of a red apple on a beach"
     weights = str(tmp_path / "weights")
-    _dev_tiny_weights(weights)
+    dev_tiny_weights(weights)
     out = str(tmp_path / "bench")
     bench.main(["--weights", weights, "--preset", "dev-tiny", "--evaluators", evaluators, "--subject-dir",
                 str(tmp_path), "--limit-prompts", "1", "--seeds", "1", "--steps", "1", "--ablations", "none",
@@ -158,7 +137,7 @@ def test_bench_accepts_a_folder_of_png_subjects(evaluators, tmp_path):
 def test_bench_scores_training_subjects_when_asked(webp_dir, evaluators, tmp_path):
     """--split train: the diagnostic run on training subjects (their ids only), labelled as such."""
     weights = str(tmp_path / "weights")
-    _dev_tiny_weights(weights)
+    dev_tiny_weights(weights)
     out = str(tmp_path / "bench")
     bench.main(["--weights", weights, "--preset", "dev-tiny", "--evaluators", evaluators, "--webp", webp_dir,
                 "--split", "train", "--limit-subjects", "2", "--limit-prompts", "1", "--seeds", "1", "--steps", "1",
@@ -174,7 +153,7 @@ def test_bench_scores_training_subjects_when_asked(webp_dir, evaluators, tmp_pat
 def test_bench_scores_a_vae_ceiling_alone_when_asked(webp_dir, evaluators, tmp_path):
     """--rows gt,gt_vae: only the composites and their VAE round trips, no diffusion rows."""
     weights = str(tmp_path / "weights")
-    _dev_tiny_weights(weights)
+    dev_tiny_weights(weights)
     out = str(tmp_path / "bench")
     bench.main(["--weights", weights, "--preset", "dev-tiny", "--evaluators", evaluators, "--webp", webp_dir,
                 "--limit-subjects", "2", "--limit-prompts", "1", "--seeds", "1", "--steps", "1",
@@ -190,7 +169,7 @@ def test_bench_prompted_guidance_rows_and_refuses_unknown_ablations(webp_dir, ev
     """--ablations prompted: DreamCache rows with the other guidance order at --prompted-scales, in the
     sweep plot beside the method's; an ablation name it does not know is an error, not a silent skip."""
     weights = str(tmp_path / "weights")
-    _dev_tiny_weights(weights)
+    dev_tiny_weights(weights)
     out = str(tmp_path / "bench")
     bench.main(["--weights", weights, "--preset", "dev-tiny", "--evaluators", evaluators, "--webp", webp_dir,
                 "--limit-subjects", "2", "--limit-prompts", "1", "--seeds", "1", "--steps", "2", "--rows", "dreamcache",

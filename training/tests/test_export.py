@@ -12,6 +12,7 @@ from dreamcache import pack_check
 from dreamcache.export import build_models, export_pack, randomize_adapters
 from dreamcache.models.config import dev_tiny
 from dreamcache.models.vae import ScaledDecoder, ScaledEncoder
+from weights_fixture import dev_tiny_weights
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -198,26 +199,6 @@ def test_compatible_fingerprints_only_for_packs_that_make_the_same_caches():
             pack_check.compatible_fingerprints(new, [bad])
 
 
-def _weights_folder(folder: str):
-    """A dev-tiny weights folder in the trainers' format (random base, small random adapters)."""
-    from dreamcache.models.config import PRESETS
-    from dreamcache.train.common import save_split
-    cfg = PRESETS["dev-tiny"](4096)
-    unet, vae, te, seg = build_models(cfg, seed=0)
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():   # every adapter tensor its own values, as trained ones have
-        for p in unet.adapter_parameters():
-            p.add_(torch.randn(p.shape, generator=g) * 0.05)
-    state = unet.state_dict()
-    save_split({k: v for k, v in state.items() if "_mem." not in k}, folder, "unet")
-    save_split({k: v for k, v in state.items() if "_mem." in k}, folder, "adapters")
-    save_split(te.state_dict(), folder, "text_encoder")
-    save_split(vae.state_dict(), folder, "vae")
-    save_split(seg.state_dict(), folder, "segmenter")
-    json.dump({"config": cfg.vae.to_dict(), "scaling_factor": 0.5}, open(os.path.join(folder, "vae.json"), "w"))
-    json.dump({"config": cfg.segmenter.to_dict()}, open(os.path.join(folder, "segmenter.json"), "w"))
-
-
 def _edit_weights(src: str, dst: str, stem: str, edit):
     from dreamcache.train.common import load_split, save_split
     shutil.copytree(src, dst)
@@ -232,7 +213,7 @@ def test_new_adapters_keep_the_earlier_packs_caches_when_only_adapter_weights_di
     a changed base weight, or an earlier pack whose unet.onnx it cannot read, is refused."""
     from dreamcache.export import main as export_main
     w_old, w_new, w_base = (str(tmp_path / n) for n in ("w-old", "w-new", "w-base"))
-    _weights_folder(w_old)
+    dev_tiny_weights(w_old, every_adapter_tensor=True)
     _edit_weights(w_old, w_new, "adapters", lambda st: [v.add_(0.01) for v in st.values()])
     _edit_weights(w_old, w_base, "unet", lambda st: st["conv_in.weight"].mul_(1.5))
     common = ["--preset", "dev-tiny", "--tokenizer", TOKENIZER, "--fp16-storage", "--name", "t"]
