@@ -58,12 +58,18 @@ def test_pipeline_trains_resumes_and_exports(webp_dir, tmp_path):
     assert all(logged[0][f"ms_{k}"] >= 0 for k in ("gen", "frozen", "train")), "per-phase step profile"
     assert logged[0]["loss_ref"] > 0
     json.dump({"step": 7}, open(f"{runs}/adapters/weights/adapters.json", "w"))
-    adapters.main(common + ["--base", weights, "--out", f"{runs}/adapters-2", "--max-steps", "8", "--batch", "4",
+    adapters.main(common + ["--base", weights, "--out", f"{runs}/adapters-2", "--max-steps", "9", "--batch", "4",
                             "--init-from", f"{runs}/adapters/weights", "--recolour", "0.5",
-                            "--subject-weight", "4", "--ref-erase", "0.1"])
-    assert [json.loads(l)["step"] for l in open(f"{runs}/adapters-2/log.jsonl") if '"done"' in l] == [8]
+                            "--subject-weight", "4", "--ref-erase", "0.1",
+                            "--decay-start", "7", "--decay-steps", "2", "--decay-to", "0.1"])
+    assert [json.loads(l)["step"] for l in open(f"{runs}/adapters-2/log.jsonl") if '"done"' in l] == [9]
     ameta = json.load(open(f"{runs}/adapters-2/adapters.json"))
     assert (ameta["recolour"], ameta["subject_weight"], ameta["ref_erase"]) == (0.5, 4.0, 0.1)
+    # updates at steps 7 and 8, still in the 200-step warm-up (8/200, 9/200 of 1e-4): the cool-down's
+    # factor is 1 at its start step and halfway to 0.1 one step later
+    assert ameta["decay"] == {"start": 7, "steps": 2, "to": 0.1}
+    lrs = [json.loads(l)["lr"] for l in open(f"{runs}/adapters-2/log.jsonl") if '"loss"' in l]
+    assert lrs == pytest.approx([1e-4 * 8 / 200, 1e-4 * 9 / 200 * 0.55])
     assert all(math.isfinite(json.loads(l)["loss"]) for l in open(f"{runs}/adapters-2/log.jsonl") if '"loss"' in l)
     assert [json.loads(l)["recolour"] for l in open(f"{runs}/adapters-2/log.jsonl") if '"start"' in l] == [0.5]
     for f in os.listdir(f"{runs}/adapters/weights"):
@@ -75,6 +81,13 @@ def test_pipeline_trains_resumes_and_exports(webp_dir, tmp_path):
     assert pack_check.check_pack(f"{runs}/pack") == []
     m = json.load(open(f"{runs}/pack/manifest.json"))
     assert m["trained"] is True and abs(m["latent"]["scalingFactor"] - meta["scaling_factor"]) < 1e-9
+
+
+def test_cooldown_is_flat_then_linear_then_final():
+    from dreamcache.train.common import cooldown
+    assert [cooldown(s, None, 10, 0.1) for s in (0, 10**6)] == [1.0, 1.0]
+    got = [cooldown(s, 100, 10, 0.1) for s in (0, 99, 100, 105, 110, 500)]
+    assert got == pytest.approx([1.0, 1.0, 1.0, 0.55, 0.1, 0.1])
 
 
 def test_subject_loss_weight_weighs_the_subject_and_keeps_the_loss_scale():

@@ -35,7 +35,7 @@ from ..models.config import PRESETS
 from ..schedule import alphas_cumprod, q_sample
 from ..tokenizer_any import load_tokenizer
 from .base import load_vae
-from .common import (EMA, Checkpoint, Dist, Log, PhaseTimer, StepLoop, TimeBox, autocast, cycle_lr, load_split,
+from .common import (EMA, Checkpoint, Dist, Log, PhaseTimer, StepLoop, TimeBox, autocast, cooldown, cycle_lr, load_split,
                      save_split, seeded_generator, setup_fast_math)
 from .data import add_data_args, add_run_args, make_generator
 
@@ -140,6 +140,10 @@ def main(argv=None):
     ap.add_argument("--ref-erase", type=float, default=None,
                     help="probability of the white rectangle erased inside the reference's subject "
                          "(default: the generator's, 0.4)")
+    ap.add_argument("--decay-start", type=int, default=None,
+                    help="absolute step from which the lr falls linearly (default: constant lr)")
+    ap.add_argument("--decay-steps", type=int, default=5000, help="length of that fall, in steps")
+    ap.add_argument("--decay-to", type=float, default=0.05, help="the lr at its end, as a fraction of --lr")
     ap.add_argument("--ckpt-every-min", type=float, default=3.0)
     ap.add_argument("--init-from", default=None, help="folder with adapters.partNN (+ adapters.json) to start from")
     ap.add_argument("--adapter-width", type=int, default=None,
@@ -152,6 +156,8 @@ def main(argv=None):
         ap.error("--subject-weight must be > 0")
     if a.ref_erase is not None and not 0 <= a.ref_erase <= 1:
         ap.error("--ref-erase must be in [0, 1]")
+    if a.decay_steps < 1 or not 0 <= a.decay_to <= 1:
+        ap.error("--decay-steps must be >= 1 and --decay-to in [0, 1]")
     setup_fast_math()
     if torch.cuda.is_available():
         set_attention_backend("sdpa")
@@ -178,8 +184,10 @@ def main(argv=None):
     with torch.no_grad():
         empty = te(tok.encode_batch([""]).to(d.device))
     log = Log(a.out, d.main)
+    schedule = None if a.decay_start is None else {"start": a.decay_start, "steps": a.decay_steps, "to": a.decay_to}
     log.write(event="start", step=step, world=d.world, batch=a.batch, init_from=a.init_from, recolour=a.recolour,
               generic_name=a.generic_name, subject_weight=a.subject_weight, ref_erase=gen.p_ref_erase,
+              decay=schedule,
               adapter_params=sum(p.numel() for p in adapters.parameters()), adapter_width=width)
     loop = StepLoop(d, box, log, ck, a.max_steps, a.log_every, a.ckpt_every_min)
     timer = PhaseTimer(d.device, a.log_every)
@@ -208,7 +216,7 @@ def main(argv=None):
         noise = torch.randn(x0.shape, generator=g, device=d.device)
         x_t = q_sample(x0, t, noise, acp)
         for grp in opt.param_groups:
-            grp["lr"] = cycle_lr(step, a.lr, 200)
+            grp["lr"] = cycle_lr(step, a.lr, 200) * cooldown(step, a.decay_start, a.decay_steps, a.decay_to)
         with autocast(d.device):
             pred = model(x_t, t.float(), ctx, torch.ones(B, device=d.device), cache)
         se = (pred.float() - noise).pow(2)
@@ -229,7 +237,7 @@ def main(argv=None):
         if step % a.log_every == 0:
             sums = split.tolist()
             extra = {"loss_ref": sums[0] / max(sums[1], 1.0), "loss_noref": sums[2] / max(sums[3], 1.0),
-                     "loss_ref_generic": sums[4] / max(sums[5], 1.0)}
+                     "loss_ref_generic": sums[4] / max(sums[5], 1.0), "lr": opt.param_groups[0]["lr"]}
             split.zero_()
         if loop.finish(step, lambda: dict(model=adapters.state_dict(), opt=opt.state_dict(), ema=ema.shadow,
                                           step=step, adapter_width=width), loss=loss.item(), **extra, **timer.fields()):
@@ -240,7 +248,8 @@ def main(argv=None):
         save_split(shadow, os.path.join(a.out, "weights"), "adapters")
         json.dump({"step": step, "adapter_parameters": sum(p.numel() for p in adapters.parameters()),
                    "cache_timestep": CACHE_TIMESTEP, "adapter_width": width, "recolour": a.recolour,
-                   "subject_weight": a.subject_weight, "ref_erase": gen.p_ref_erase}, open(os.path.join(a.out, "adapters.json"), "w"), indent=1)
+                   "subject_weight": a.subject_weight, "ref_erase": gen.p_ref_erase, "decay": schedule,
+                   "lr_last": opt.param_groups[0]["lr"]}, open(os.path.join(a.out, "adapters.json"), "w"), indent=1)
         log.write(event="done", step=step)
     d.close()
 

@@ -209,6 +209,16 @@ def cycle_lr(step: int, base_lr: float, warmup: int) -> float:
     return base_lr * min(1.0, (step + 1) / max(1, warmup))
 
 
+def cooldown(step: int, start, steps: int, final: float) -> float:
+    """lr factor of a linear cool-down: 1 before step `start` (None: never), then down to `final`
+    over `steps` steps, then `final`. A constant-lr run stops at a noisy point that EMA only partly
+    smooths; annealing the lr at its end settles the weights. Given in absolute steps, so a run
+    chunked into resumed calls follows one schedule."""
+    if start is None or step < start:
+        return 1.0
+    return 1.0 - (1.0 - final) * min(1.0, (step - start) / max(1, steps))
+
+
 def param_groups_no_decay(params: Iterator[torch.nn.Parameter], weight_decay: float):
     decay, no_decay = [], []
     for p in params:
