@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Adapter recipes side by side on the GPU box (run from training/): every arm starts from the same
-# adapters (AINIT, default checkpoints/adapters-v5, the shipped ones) on the shipped base, trains in its own
+# adapters (AINIT, default $SHIPPED_ADAPTERS from gpu_env.sh, the shipped ones) on the shipped base, trains in its own
 # folder $RUNS/arm-NAME (a rerun resumes it on a warm box), and is scored on the held-out DreamCache
 # row with the committed judges, so recipes are compared at equal steps and equal judges.
 #   bash scripts/gpu_adapter_arms.sh train MINUTES NAME="trainer args" …   (NAME alone: its stored args)
@@ -9,7 +9,7 @@
 #                                                   CLIP-T stays ≥ 0.90 × text-only (needs a text row)
 # Bench: the first arm's run adds the text-only and ground-truth rows (gate 0 and the composites do not
 # depend on the adapters); `best` measures every arm's gap against those. NAME "shipped" scores
-# checkpoints/adapters-v5 (the shipped adapters) itself. Default protocol: 1 seed, 25 steps,
+# $SHIPPED_ADAPTERS (the shipped adapters) itself. Default protocol: 1 seed, 25 steps,
 # sI 8 (the pack's), no ablations; each bench call starts clean unless BENCH_RESUME=1. Env: AINIT, ALR (4e-4),
 # AGENERIC (0.95), ABATCH (256), BBATCH (512).
 # $OUT gets arms.tar (each arm's adapters.json, log.jsonl, weights) and benches.tar (bench.md/json).
@@ -36,7 +36,7 @@ if [ "$PHASE" = train ]; then
     # shellcheck disable=SC2046
     torchrun --nnodes=1 --master_port=$port --nproc_per_node="$NGPU" -m dreamcache.train.adapters --webp "$WEBP" \
       --base "$BASE" --out "$dir" --minutes "$MIN" --batch "${ABATCH:-256}" --lr "${ALR:-4e-4}" \
-      --init-from "${AINIT:-$PWD/checkpoints/adapters-v5}" --generic-name "${AGENERIC:-0.95}" \
+      --init-from "${AINIT:-$SHIPPED_ADAPTERS}" --generic-name "${AGENERIC:-0.95}" \
       $(cat "$dir/args.txt") > "$dir/train.out" 2>&1 &
     pids+=($!) names+=("$name")
   done
@@ -60,7 +60,7 @@ elif [ "$PHASE" = bench ]; then
   first=1
   for name in "${names[@]}"; do
     dir=$(arm_dir "$name")
-    if [ "$name" = shipped ]; then w=$PWD/checkpoints/adapters-v5; else w=$dir/weights; fi
+    if [ "$name" = shipped ]; then w=$SHIPPED_ADAPTERS; else w=$dir/weights; fi
     rows=dreamcache; [ $first = 1 ] && rows=text,dreamcache,gt
     fresh_bench "$RUNS/bench-arm-$name"     # an arm's earlier weights' records must not mix in
     trun -m dreamcache.eval.bench --weights "$BASE" --adapters "$w" --evaluators "$(judges)" --webp "$WEBP" \

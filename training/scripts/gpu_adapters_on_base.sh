@@ -3,7 +3,7 @@
 # base model this box just trained, then the held-out main rows are scored with the judges the
 # baseline was scored with (this box's, else the committed evaluators-v2). Run from training/.
 # Usage: bash scripts/gpu_adapters_on_base.sh ADAPTER_MIN BENCH_MIN
-# Env: BASE_RUN ($RUNS/base), AINIT (checkpoints/adapters-v5), ALR (4e-4), AGENERIC (0.95).
+# Env: BASE_RUN ($RUNS/base), AINIT ($SHIPPED_ADAPTERS, gpu_env.sh), ALR (4e-4), AGENERIC (0.95).
 # Exits 3 at once when the box lacks that base (a fresh box).
 set -uo pipefail
 source scripts/gpu_env.sh
@@ -16,6 +16,6 @@ fi
 # split files are joined by name, so a leftover part would corrupt the new weights).
 NB=$(shipped_weights "$RUNS/newbase") && rm -f "$NB"/unet.part* "$NB"/text_encoder.part* \
   && cp "$BASE_RUN"/weights/* "$BASE_RUN/base.json" "$NB/" || exit 1
-export BASE=$NB AINIT=${AINIT:-$PWD/checkpoints/adapters-v5} ALR=${ALR:-4e-4} AGENERIC=${AGENERIC:-0.95} EVAL_TRAIN=0
+export BASE=$NB AINIT=${AINIT:-$SHIPPED_ADAPTERS} ALR=${ALR:-4e-4} AGENERIC=${AGENERIC:-0.95} EVAL_TRAIN=0
 bash scripts/gpu_stage3_adapters_eval.sh train "$AMIN" && \
   bash scripts/gpu_stage3_adapters_eval.sh bench "$BMIN" --seeds 1 --steps 25 --image-scale 8 --ablations none

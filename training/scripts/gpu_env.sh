@@ -21,6 +21,9 @@ shipped_weights() {
     && cp "$PWD"/checkpoints/vae-v2/vae.json "$PWD"/checkpoints/vae-v2/vae.part* "$w/" && echo "$w"
 }
 
+# The adapters the embedded pack ships: where adapter training continues from and what "shipped" scores.
+SHIPPED_ADAPTERS=$PWD/checkpoints/adapters-v6
+
 # A benchmark resumes from the records in its folder; records of other weights would mix in, so a call
 # starts its folders clean unless BENCH_RESUME=1 (the same weights, after its time box ran out).
 fresh_bench() { [ "${BENCH_RESUME:-0}" = 1 ] || rm -rf "$@"; }

@@ -5,7 +5,7 @@
 # Usage: bash scripts/gpu_evaluators_bench.sh EVAL_MIN BENCH_MIN SPLIT_MIN (0: no training-split run)
 # EVAL_MIN 0: no training; the judges are judges() of gpu_env.sh (this box's, else the committed ones).
 # Env: BASE (pack weights, default the shipped ones: shipped_weights in gpu_env.sh), ADAPTERS (default
-# checkpoints/adapters-v5, the shipped ones), EVAL (an evaluator folder to use instead of training them), EBATCH (256),
+# $SHIPPED_ADAPTERS from gpu_env.sh, the shipped ones), EVAL (an evaluator folder to use instead of training them), EBATCH (256),
 # BBATCH (512), BENCH_RESUME (1: continue the records already in $RUNS/bench-main), BENCH_ARGS (more
 # arguments of the main bench, e.g. "--ablations cache_t,layers,prompted": a later flag wins).
 # $OUT gets eval-{identity,clip,scene}.tar (only those trained here; bf16 parts) and bench.tar: 4 files.
@@ -13,7 +13,7 @@ set -uo pipefail
 source scripts/gpu_env.sh
 EMIN=${1:?evaluator minutes} BMIN=${2:?bench minutes} SMIN=${3:?train-split bench minutes}
 BASE=${BASE:-$(shipped_weights)}
-ADAPTERS=${ADAPTERS:-$PWD/checkpoints/adapters-v5}
+ADAPTERS=${ADAPTERS:-$SHIPPED_ADAPTERS}
 OUT=${OUT:-$RUNS/out}
 mkdir -p "$OUT"
 if [ "$EMIN" != 0 ] && [ -z "${EVAL:-}" ]; then
