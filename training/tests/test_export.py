@@ -162,6 +162,23 @@ def test_committed_development_pack_is_valid():
     assert m["trained"] is False
 
 
+EMBEDDED_PACK = os.path.join(ROOT, "public", "models", "tiny-emoji")
+EMBEDDED_BUDGET_BYTES = 40_000_000   # issue 2: the app's default pack stays within 40 MB
+
+
+@pytest.mark.skipif(not os.path.isdir(EMBEDDED_PACK), reason="embedded pack not in this checkout")
+def test_committed_embedded_pack_is_valid_trained_and_within_budget():
+    assert pack_check.check_pack(EMBEDDED_PACK) == []
+    m = json.load(open(os.path.join(EMBEDDED_PACK, "manifest.json")))
+    assert m["trained"] is True
+    total = sum(f["bytes"] for f in m["files"]) + os.path.getsize(os.path.join(EMBEDDED_PACK, "manifest.json"))
+    assert total <= EMBEDDED_BUDGET_BYTES, f"tiny-emoji is {total:,} bytes, over the {EMBEDDED_BUDGET_BYTES:,} budget"
+    # an adapter-only upgrade lists earlier packs' fingerprints, never its own
+    own = pack_check.pack_fingerprint(m)
+    compat = m["cache"].get("compatibleFingerprints", [])
+    assert own not in compat and len(set(compat)) == len(compat)
+
+
 def _manifest_copy(**edits):
     m = json.load(open(os.path.join(DEV_PACK, "manifest.json")))
     for path, value in edits.items():

@@ -12,6 +12,7 @@ import torch
 from dreamcache import pack_check
 from dreamcache.export import main as export_main
 from dreamcache.train import adapters, base, segmenter, vae
+from dreamcache.train.common import cooldown
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 WEBP = os.path.join(ROOT, "node_modules", "@lobehub", "fluent-emoji-3d", "assets")
@@ -84,7 +85,6 @@ def test_pipeline_trains_resumes_and_exports(webp_dir, tmp_path):
 
 
 def test_cooldown_is_flat_then_linear_then_final():
-    from dreamcache.train.common import cooldown
     assert [cooldown(s, None, 10, 0.1) for s in (0, 10**6)] == [1.0, 1.0]
     got = [cooldown(s, 100, 10, 0.1) for s in (0, 99, 100, 105, 110, 500)]
     assert got == pytest.approx([1.0, 1.0, 1.0, 0.55, 0.1, 0.1])

@@ -211,8 +211,8 @@ def cycle_lr(step: int, base_lr: float, warmup: int) -> float:
 
 def cooldown(step: int, start, steps: int, final: float) -> float:
     """lr factor of a linear cool-down: 1 before step `start` (None: never), then down to `final`
-    over `steps` steps, then `final`. A constant-lr run stops at a noisy point that EMA only partly
-    smooths; annealing the lr at its end settles the weights. Given in absolute steps, so a run
+    over `steps` steps, then `final`: the usual end of a constant-lr run (for the adapters, with their
+    EMA of 0.999, it measured no gain: docs/training.md, session 15). In absolute steps, so a run
     chunked into resumed calls follows one schedule."""
     if start is None or step < start:
         return 1.0
