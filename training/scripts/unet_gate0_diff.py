@@ -12,9 +12,8 @@ import tempfile
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [os.path.join(HERE, ".."), os.path.join(HERE, "..", "tests")]   # dreamcache, test_export
-from test_export import run_ort  # noqa: E402  (onnxruntime-web through tests/onnx_run.mjs)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from dreamcache.ort_web import NodeMissing, run_ort  # noqa: E402
 
 
 def main(argv=None):
@@ -33,9 +32,12 @@ def main(argv=None):
     for l in m["cache"]["layers"]:
         feeds[f"cache_{l['name']}"] = rng.standard_normal((1, l["height"] * l["width"], l["channels"])).astype(np.float32)
     outs = ["noise_pred"] + [f"features_{l['name']}" for l in m["cache"]["layers"]]
-    with tempfile.TemporaryDirectory() as tmp:
-        r = [run_ort(os.path.join(tmp, k), os.path.abspath(os.path.join(p, m["graphs"]["unet"]["fp32"])), feeds, outs)
-             for k, p in (("old", a.old), ("new", a.new))]
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            r = [run_ort(os.path.join(tmp, k), os.path.abspath(os.path.join(p, m["graphs"]["unet"]["fp32"])), feeds,
+                         outs) for k, p in (("old", a.old), ("new", a.new))]
+    except NodeMissing as e:
+        raise SystemExit(str(e))
     for n in outs:
         g0 = float(np.abs(r[0][n][:2] - r[1][n][:2]).max())
         g1 = float(np.abs(r[0][n][2:] - r[1][n][2:]).max())

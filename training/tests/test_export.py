@@ -2,13 +2,12 @@
 import json
 import os
 import shutil
-import subprocess
 
 import numpy as np
 import pytest
 import torch
 
-from dreamcache import pack_check
+from dreamcache import ort_web, pack_check
 from dreamcache.export import build_models, export_pack, randomize_adapters
 from dreamcache.models.config import dev_tiny
 from dreamcache.models.vae import ScaledDecoder, ScaledEncoder
@@ -21,24 +20,11 @@ DEV_PACK = os.path.join(ROOT, "public", "models", "dev-tiny")
 
 
 def run_ort(tmp, model, inputs, outputs, data_file=None):
-    """Runs a graph through onnxruntime-web (wasm) in Node; returns {name: ndarray}. data_file:
-    the graph's ONNX external data, if it has any."""
-    if shutil.which("node") is None:
-        # The GPU box has no Node unless carried (bench/gpu/prepare_carry.sh packs one).
-        pytest.skip("node is not installed: the parity check runs onnxruntime-web in Node")
-    d = os.path.join(tmp, "io")
-    os.makedirs(d, exist_ok=True)
-    spec = {"model": model, "inputs": {}, "outputs": outputs}
-    if data_file:
-        spec["externalData"] = [{"path": os.path.basename(data_file), "file": data_file}]
-    for name, arr in inputs.items():
-        dtype = "int64" if arr.dtype == np.int64 else "float32"
-        arr.astype(np.int64 if dtype == "int64" else np.float32).tofile(os.path.join(d, name + ".bin"))
-        spec["inputs"][name] = {"file": name + ".bin", "dtype": dtype, "dims": list(arr.shape)}
-    json.dump(spec, open(os.path.join(d, "spec.json"), "w"))
-    subprocess.run(["node", os.path.join(HERE, "onnx_run.mjs"), d], check=True, cwd=ROOT, timeout=300)
-    dims = json.load(open(os.path.join(d, "outputs.json")))
-    return {n: np.fromfile(os.path.join(d, n + ".out.bin"), dtype=np.float32).reshape(dims[n]) for n in outputs}
+    """dreamcache.ort_web.run_ort, skipped where Node is missing (the GPU box, unless carried)."""
+    try:
+        return ort_web.run_ort(tmp, model, inputs, outputs, data_file)
+    except ort_web.NodeMissing as e:
+        pytest.skip(f"{e}: the parity check needs it")
 
 
 @pytest.fixture(scope="module")
