@@ -62,13 +62,13 @@ def test_pipeline_trains_resumes_and_exports(webp_dir, tmp_path):
     adapters.main(common + ["--base", weights, "--out", f"{runs}/adapters-2", "--max-steps", "9", "--batch", "4",
                             "--init-from", f"{runs}/adapters/weights", "--recolour", "0.5",
                             "--subject-weight", "4", "--ref-erase", "0.1",
-                            "--decay-start", "7", "--decay-steps", "2", "--decay-to", "0.1"])
+                            "--decay-start", "7", "--decay-steps", "2", "--decay-to", "0.1", "--reuse", "2"])
     assert [json.loads(l)["step"] for l in open(f"{runs}/adapters-2/log.jsonl") if '"done"' in l] == [9]
     ameta = json.load(open(f"{runs}/adapters-2/adapters.json"))
     assert (ameta["recolour"], ameta["subject_weight"], ameta["ref_erase"]) == (0.5, 4.0, 0.1)
     # updates at steps 7 and 8, still in the 200-step warm-up (8/200, 9/200 of 1e-4): the cool-down's
     # factor is 1 at its start step and halfway to 0.1 one step later
-    assert ameta["decay"] == {"start": 7, "steps": 2, "to": 0.1}
+    assert ameta["decay"] == {"start": 7, "steps": 2, "to": 0.1} and ameta["reuse"] == 2
     lrs = [json.loads(l)["lr"] for l in open(f"{runs}/adapters-2/log.jsonl") if '"loss"' in l]
     assert lrs == pytest.approx([1e-4 * 8 / 200, 1e-4 * 9 / 200 * 0.55])
     assert all(math.isfinite(json.loads(l)["loss"]) for l in open(f"{runs}/adapters-2/log.jsonl") if '"loss"' in l)
