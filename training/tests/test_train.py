@@ -12,7 +12,7 @@ import torch
 from dreamcache import pack_check
 from dreamcache.export import main as export_main
 from dreamcache.train import adapters, base, segmenter, vae
-from dreamcache.train.common import cooldown
+from dreamcache.train.common import PhaseTimer, cooldown
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 WEBP = os.path.join(ROOT, "node_modules", "@lobehub", "fluent-emoji-3d", "assets")
@@ -69,6 +69,10 @@ def test_pipeline_trains_resumes_and_exports(webp_dir, tmp_path):
     # updates at steps 7 and 8, still in the 200-step warm-up (8/200, 9/200 of 1e-4): the cool-down's
     # factor is 1 at its start step and halfway to 0.1 one step later
     assert ameta["decay"] == {"start": 7, "steps": 2, "to": 0.1} and ameta["reuse"] == 2
+    # --reuse 2 from step 7: step 7 makes a batch, step 8 trains on it again; both log lines carry the
+    # profile of the step that made its batch
+    profiled = [json.loads(l) for l in open(f"{runs}/adapters-2/log.jsonl") if '"loss"' in l]
+    assert profiled[0]["ms_gen"] == profiled[1]["ms_gen"] > 0
     lrs = [json.loads(l)["lr"] for l in open(f"{runs}/adapters-2/log.jsonl") if '"loss"' in l]
     assert lrs == pytest.approx([1e-4 * 8 / 200, 1e-4 * 9 / 200 * 0.55])
     assert all(math.isfinite(json.loads(l)["loss"]) for l in open(f"{runs}/adapters-2/log.jsonl") if '"loss"' in l)
@@ -82,6 +86,22 @@ def test_pipeline_trains_resumes_and_exports(webp_dir, tmp_path):
     assert pack_check.check_pack(f"{runs}/pack") == []
     m = json.load(open(f"{runs}/pack/manifest.json"))
     assert m["trained"] is True and abs(m["latent"]["scalingFactor"] - meta["scaling_factor"]) < 1e-9
+
+
+def test_phase_timer_samples_log_steps_or_the_given_ones_and_keeps_the_latest_sample():
+    t = PhaseTimer("cpu", every=3)
+    seen = []
+    for step in range(6):
+        t.start(step)
+        t.mark("gen")
+        seen.append(bool(t.fields()))
+    assert seen == [False, False, True, True, True, True]   # sampled at steps 2 and 5, kept between
+    t.start(6, sample=False)
+    t.mark("train")
+    assert list(t.fields()) == ["ms_gen"]                    # an unsampled step leaves the last sample
+    t.start(7, sample=True)
+    t.mark("train")
+    assert list(t.fields()) == ["ms_train"]
 
 
 def test_cooldown_is_flat_then_linear_then_final():

@@ -204,9 +204,12 @@ def main(argv=None):
     # the draws that make each update differ (t, noise, reference dropout) are made every step.
     frozen, uses = None, 0
     while True:
-        timer.start(step)
+        fresh = frozen is None or uses >= a.reuse
+        # The profile samples a step that makes its batch (the last before a log line), so ms_gen and
+        # ms_frozen mean the same at any --reuse.
+        timer.start(step, sample=fresh and (step + a.reuse) // a.log_every > step // a.log_every)
         g = seeded_generator(a.seed, d.rank, step, d.device)
-        if frozen is None or uses >= a.reuse:
+        if fresh:
             b = gen.batch(a.batch, g)
             timer.mark("gen")
             B = len(b["caption"])

@@ -228,8 +228,8 @@ def param_groups_no_decay(params: Iterator[torch.nn.Parameter], weight_decay: fl
 
 class PhaseTimer:
     """Where a step's time goes (generator, frozen passes, training update), in ms. Devices are
-    synchronised only on the sampled steps (those whose log line follows), so the rest of the
-    run pays nothing for the profile."""
+    synchronised only on the sampled steps (by default those whose log line follows), so the rest
+    of the run pays nothing for the profile. The latest sample is what the next log line reports."""
 
     def __init__(self, device, every: int):
         self.cuda = torch.device(device).type == "cuda"
@@ -242,10 +242,10 @@ class PhaseTimer:
             torch.cuda.synchronize()
         return time.perf_counter()
 
-    def start(self, step: int):
-        self.on = self.every > 0 and (step + 1) % self.every == 0
-        self.ms = {}
+    def start(self, step: int, sample: Optional[bool] = None):
+        self.on = (self.every > 0 and (step + 1) % self.every == 0) if sample is None else sample
         if self.on:
+            self.ms = {}
             self.t = self._now()
 
     def mark(self, name: str):
@@ -255,7 +255,7 @@ class PhaseTimer:
             self.t = now
 
     def fields(self) -> Dict[str, float]:
-        return {f"ms_{k}": round(v, 1) for k, v in self.ms.items()} if self.on else {}
+        return {f"ms_{k}": round(v, 1) for k, v in self.ms.items()}
 
 
 class StepLoop:
