@@ -7,6 +7,9 @@
 #   bash scripts/gpu_adapter_arms.sh bench MINUTES NAME … [-- extra bench args]
 #   bash scripts/gpu_adapter_arms.sh best NAME …    prints the arm with the highest DINO-like whose
 #                                                   CLIP-T stays ≥ 0.90 × text-only (needs a text row)
+#   bash scripts/gpu_adapter_arms.sh restore NAME=FOLDER …   an arm committed from an earlier lease
+#        (adapters.part*, adapters.json, args.txt, log.jsonl) becomes $RUNS/arm-NAME on a bare box:
+#        bench scores it, train continues it from its own weights and step
 # Bench: the first arm's run adds the text-only and ground-truth rows (gate 0 and the composites do not
 # depend on the adapters); `best` measures every arm's gap against those. NAME "shipped" scores
 # $SHIPPED_ADAPTERS (the shipped adapters) itself. Default protocol: 1 seed, 25 steps,
@@ -33,10 +36,12 @@ if [ "$PHASE" = train ]; then
     if [[ "$spec" == *=* ]]; then echo "${spec#*=}" > "$dir/args.txt"; fi
     [ -f "$dir/args.txt" ] || { echo "arm $name: no args given and none stored" >&2; exit 2; }
     port=$((port + 1))
+    init=${AINIT:-$SHIPPED_ADAPTERS}
+    [ -f "$dir/init.txt" ] && init=$(cat "$dir/init.txt")
     # shellcheck disable=SC2046
     torchrun --nnodes=1 --master_port=$port --nproc_per_node="$NGPU" -m dreamcache.train.adapters --webp "$WEBP" \
       --base "$BASE" --out "$dir" --minutes "$MIN" --batch "${ABATCH:-256}" --lr "${ALR:-4e-4}" \
-      --init-from "${AINIT:-$SHIPPED_ADAPTERS}" --generic-name "${AGENERIC:-0.95}" \
+      --init-from "$init" --generic-name "${AGENERIC:-0.95}" \
       $(cat "$dir/args.txt") > "$dir/train.out" 2>&1 &
     pids+=($!) names+=("$name")
   done
@@ -70,6 +75,18 @@ elif [ "$PHASE" = bench ]; then
   done
   (cd "$RUNS" && tar -cf "$OUT/benches.tar" $(for n in "${names[@]}"; do echo "bench-arm-$n/bench.md bench-arm-$n/bench.json"; done))
   ls -la "$OUT"
+elif [ "$PHASE" = restore ]; then
+  for spec in "$@"; do
+    name=${spec%%=*} src=${spec#*=}
+    [[ "$spec" == *=* && -f "$src/adapters.json" && -f "$src/args.txt" ]] \
+      || { echo "restore: '$spec' is not NAME=FOLDER with adapters.part*, adapters.json and args.txt" >&2; exit 2; }
+    dir=$(arm_dir "$name"); rm -rf "$dir"; mkdir -p "$dir/weights"
+    cp "$src"/adapters.part* "$src/adapters.json" "$dir/weights/" && cp "$src/args.txt" "$src/adapters.json" "$dir/"
+    [ -f "$src/log.jsonl" ] && cp "$src/log.jsonl" "$dir/"
+    # the trainer reads these weights before it writes its own there; a checkpoint, once made, wins
+    echo "$dir/weights" > "$dir/init.txt"
+    echo "arm $name: $(cat "$dir/args.txt") from $src, step $(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['step'])" "$src/adapters.json")"
+  done
 elif [ "$PHASE" = best ]; then
   python3 - "$RUNS" "$@" <<'EOF'
 import json, sys
@@ -85,5 +102,5 @@ ok = [(r["DreamCache"]["dino"], n) for n, r in res.items() if r["DreamCache"]["c
 print(max(ok)[1] if ok else names[0])
 EOF
 else
-  echo "unknown phase $PHASE (train | bench | best)"; exit 2
+  echo "unknown phase $PHASE (train | bench | best | restore)"; exit 2
 fi
