@@ -13,8 +13,8 @@
 # Bench: the first arm's run adds the text-only and ground-truth rows (gate 0 and the composites do not
 # depend on the adapters); `best` measures every arm's gap against those. NAME "shipped" scores
 # $SHIPPED_ADAPTERS (the shipped adapters) itself. Default protocol: 1 seed, 25 steps,
-# sI 8 (the pack's), no ablations; each bench call starts clean unless BENCH_RESUME=1. Env: AINIT, ALR (4e-4),
-# AGENERIC (0.95), ABATCH (256), BBATCH (512).
+# sI 8 (the pack's), no ablations; each bench call starts clean unless BENCH_RESUME=1. Env: AINIT (arms not
+# restored), ALR (4e-4), AGENERIC (0.95), ABATCH (256), BBATCH (512).
 # $OUT gets arms.tar (each arm's adapters.json, log.jsonl, weights) and benches.tar (bench.md/json).
 set -uo pipefail
 source scripts/gpu_env.sh
