@@ -78,7 +78,7 @@ elif [ "$PHASE" = bench ]; then
 elif [ "$PHASE" = restore ]; then
   for spec in "$@"; do
     name=${spec%%=*} src=${spec#*=}
-    [[ "$spec" == *=* && -f "$src/adapters.json" && -f "$src/args.txt" ]] \
+    [[ "$spec" == *=* && -f "$src/adapters.json" && -f "$src/args.txt" ]] && compgen -G "$src/adapters.part*" > /dev/null \
       || { echo "restore: '$spec' is not NAME=FOLDER with adapters.part*, adapters.json and args.txt" >&2; exit 2; }
     dir=$(arm_dir "$name"); rm -rf "$dir"; mkdir -p "$dir/weights"
     cp "$src"/adapters.part* "$src/adapters.json" "$dir/weights/" && cp "$src/args.txt" "$src/adapters.json" "$dir/"
