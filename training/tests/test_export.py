@@ -251,6 +251,36 @@ def test_new_adapters_keep_the_earlier_packs_caches_when_only_adapter_weights_di
                               "--accept-caches-from", os.path.join(lone, "manifest.json")])
 
 
+def test_wider_adapters_are_refused_as_the_proof_needs_the_earlier_graph(tmp_path):
+    """Growing the adapters (width 4 → 8 on the GPU box) changes the U-Net graph's nodes, so the
+    exporter cannot prove the caches unchanged and refuses the earlier fingerprints: a width change
+    costs users their subjects whatever the storage (docs/evaluation.md runbook)."""
+    from dreamcache.export import main as export_main
+    from dreamcache.models.config import PRESETS
+    from dreamcache.train.common import save_split
+    w_old, w_wide = str(tmp_path / "w-old"), str(tmp_path / "w-wide")
+    dev_tiny_weights(w_old, every_adapter_tensor=True)
+    shutil.copytree(w_old, w_wide)
+    cfg = PRESETS["dev-tiny"](4096)
+    cfg.unet.adapter_width = 2
+    unet = build_models(cfg, seed=0)[0]
+    g = torch.Generator().manual_seed(2)
+    with torch.no_grad():    # trained-like adapters: no two tensors equal (the ONNX exporter merges those)
+        for p in unet.adapter_parameters():
+            p.add_(torch.randn(p.shape, generator=g) * 0.05)
+    for f in os.listdir(w_wide):
+        if f.startswith("adapters."):
+            os.remove(os.path.join(w_wide, f))
+    save_split({k: v for k, v in unet.state_dict().items() if "_mem." in k}, w_wide, "adapters")
+    json.dump({"step": 1, "adapter_width": 2}, open(os.path.join(w_wide, "adapters.json"), "w"))
+    common = ["--preset", "dev-tiny", "--tokenizer", TOKENIZER, "--fp16-storage", "--name", "t"]
+    old = str(tmp_path / "old")
+    export_main(common + ["--weights", w_old, "--out", old, "--version", "1.0.0"])
+    with pytest.raises(SystemExit, match="graphs differ in their nodes"):
+        export_main(common + ["--weights", w_wide, "--out", str(tmp_path / "wide"), "--version", "1.1.0",
+                              "--accept-caches-from", os.path.join(old, "manifest.json")])
+
+
 def test_gate0_check_notices_a_u_net_whose_gate_0_reads_adapter_weights():
     from dreamcache import unet_compat
 
