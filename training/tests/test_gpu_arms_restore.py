@@ -5,8 +5,24 @@ import os
 import subprocess
 import sys
 
+import pytest
+import torch
+
+from dreamcache.train.common import save_split
+
 TRAINING = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-ARM = os.path.join(TRAINING, "checkpoints", "adapters-s16-arms", "C")
+
+
+@pytest.fixture
+def arm(tmp_path):
+    """A committed arm's layout (as training/checkpoints/adapters-s16-arms/*): weights, meta, args, log."""
+    d = tmp_path / "committed-arm"
+    d.mkdir()
+    save_split({"w": torch.arange(6.0).reshape(2, 3)}, str(d), "adapters")
+    (d / "adapters.json").write_text(json.dumps({"step": 26655, "adapter_width": 4, "reuse": 4}))
+    (d / "args.txt").write_text("--reuse 4\n")
+    (d / "log.jsonl").write_text('{"event": "done", "step": 26655}\n')
+    return str(d)
 
 
 def run_script(tmp_path, *args):
@@ -20,24 +36,23 @@ def run_script(tmp_path, *args):
                           capture_output=True, text=True, timeout=120)
 
 
-def test_restore_makes_a_committed_arm_runnable_from_its_own_weights_and_step(tmp_path):
-    r = run_script(tmp_path, "restore", f"C={ARM}")
+def test_restore_makes_a_committed_arm_runnable_from_its_own_weights_and_step(tmp_path, arm):
+    r = run_script(tmp_path, "restore", f"C={arm}")
     assert r.returncode == 0, r.stderr
-    arm = tmp_path / "runs" / "arm-C"
-    step = json.load(open(os.path.join(ARM, "adapters.json")))["step"]
-    assert f"step {step}" in r.stdout
-    assert (arm / "init.txt").read_text().strip() == str(arm / "weights")
-    assert json.load(open(arm / "weights" / "adapters.json"))["step"] == step   # the trainer resumes the count
-    assert (arm / "weights" / "adapters.part00").read_bytes() == open(os.path.join(ARM, "adapters.part00"), "rb").read()
-    assert (arm / "args.txt").read_text() == open(os.path.join(ARM, "args.txt")).read()
-    assert (arm / "log.jsonl").exists()
+    dest = tmp_path / "runs" / "arm-C"
+    assert "step 26655" in r.stdout
+    assert (dest / "init.txt").read_text().strip() == str(dest / "weights")
+    assert json.load(open(dest / "weights" / "adapters.json"))["step"] == 26655   # the trainer resumes the count
+    assert (dest / "weights" / "adapters.part00").read_bytes() == open(os.path.join(arm, "adapters.part00"), "rb").read()
+    assert (dest / "args.txt").read_text() == "--reuse 4\n"
+    assert (dest / "log.jsonl").exists()
 
 
-def test_restore_refuses_a_folder_without_an_arm(tmp_path):
+def test_restore_refuses_a_folder_without_an_arm(tmp_path, arm):
     partial = tmp_path / "no-weights"        # adapters.json and args.txt but no adapters.partNN
     partial.mkdir()
     for f in ("adapters.json", "args.txt"):
-        (partial / f).write_text(open(os.path.join(ARM, f)).read())
+        (partial / f).write_text(open(os.path.join(arm, f)).read())
     for spec in (f"X={tmp_path}", f"X={partial}", "X"):
         r = run_script(tmp_path, "restore", spec)
         assert r.returncode == 2 and "is not NAME=FOLDER" in r.stderr
