@@ -256,23 +256,16 @@ def test_wider_adapters_are_refused_as_the_proof_needs_the_earlier_graph(tmp_pat
     exporter cannot prove the caches unchanged and refuses the earlier fingerprints: a width change
     costs users their subjects whatever the storage (docs/evaluation.md runbook)."""
     from dreamcache.export import main as export_main
-    from dreamcache.models.config import PRESETS
-    from dreamcache.train.common import save_split
-    w_old, w_wide = str(tmp_path / "w-old"), str(tmp_path / "w-wide")
+    w_old, w_wide, wide = (str(tmp_path / n) for n in ("w-old", "w-wide", "wide-adapters"))
     dev_tiny_weights(w_old, every_adapter_tensor=True)
-    shutil.copytree(w_old, w_wide)
-    cfg = PRESETS["dev-tiny"](4096)
-    cfg.unet.adapter_width = 2
-    unet = build_models(cfg, seed=0)[0]
-    g = torch.Generator().manual_seed(2)
-    with torch.no_grad():    # trained-like adapters: no two tensors equal (the ONNX exporter merges those)
-        for p in unet.adapter_parameters():
-            p.add_(torch.randn(p.shape, generator=g) * 0.05)
+    dev_tiny_weights(wide, every_adapter_tensor=True, adapter_width=2)
+    shutil.copytree(w_old, w_wide)      # the same base weights; only the adapters grow
     for f in os.listdir(w_wide):
         if f.startswith("adapters."):
             os.remove(os.path.join(w_wide, f))
-    save_split({k: v for k, v in unet.state_dict().items() if "_mem." in k}, w_wide, "adapters")
-    json.dump({"step": 1, "adapter_width": 2}, open(os.path.join(w_wide, "adapters.json"), "w"))
+    for f in os.listdir(wide):
+        if f.startswith("adapters."):
+            shutil.copy(os.path.join(wide, f), w_wide)
     common = ["--preset", "dev-tiny", "--tokenizer", TOKENIZER, "--fp16-storage", "--name", "t"]
     old = str(tmp_path / "old")
     export_main(common + ["--weights", w_old, "--out", old, "--version", "1.0.0"])

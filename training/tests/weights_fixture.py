@@ -10,10 +10,12 @@ from dreamcache.models.config import PRESETS
 from dreamcache.train.common import save_split
 
 
-def dev_tiny_weights(folder: str, every_adapter_tensor: bool = False) -> None:
+def dev_tiny_weights(folder: str, every_adapter_tensor: bool = False, adapter_width: int = 1) -> None:
     """every_adapter_tensor: perturb the adapters' vectors (norms, biases) too, so no adapter tensor
-    equals another, as in trained adapters (the ONNX exporter merges equal tensors)."""
+    equals another, as in trained adapters (the ONNX exporter merges equal tensors). adapter_width
+    other than 1 is written to adapters.json, where the exporter reads it."""
     cfg = PRESETS["dev-tiny"](4096)
+    cfg.unet.adapter_width = adapter_width
     unet, vae, te, seg = build_models(cfg, seed=0)
     g = torch.Generator().manual_seed(1)
     with torch.no_grad():
@@ -23,6 +25,8 @@ def dev_tiny_weights(folder: str, every_adapter_tensor: bool = False) -> None:
     state = unet.state_dict()
     save_split({k: v for k, v in state.items() if "_mem." not in k}, folder, "unet")
     save_split({k: v for k, v in state.items() if "_mem." in k}, folder, "adapters")
+    if adapter_width != 1:
+        json.dump({"step": 1, "adapter_width": adapter_width}, open(os.path.join(folder, "adapters.json"), "w"))
     save_split(te.state_dict(), folder, "text_encoder")
     save_split(vae.state_dict(), folder, "vae")
     save_split(seg.state_dict(), folder, "segmenter")

@@ -220,8 +220,6 @@ def main(argv=None):
                 frozen = reference_cache(unet, vae, b["reference"], empty.expand(B, -1, -1), acp, g)
                 x0 = vae.encode_moments(b["target"])[0].float() * vae.config.scaling_factor
             uses = 0
-        else:
-            timer.mark("gen")
         uses += 1
         timer.mark("frozen")
         drop = torch.rand(B, generator=g, device=d.device) < a.ref_dropout
