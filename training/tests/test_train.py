@@ -65,6 +65,7 @@ def test_pipeline_trains_resumes_and_exports(webp_dir, tmp_path):
                             "--decay-start", "7", "--decay-steps", "2", "--decay-to", "0.1", "--reuse", "2"])
     assert [json.loads(l)["step"] for l in open(f"{runs}/adapters-2/log.jsonl") if '"done"' in l] == [9]
     ameta = json.load(open(f"{runs}/adapters-2/adapters.json"))
+    assert json.load(open(f"{runs}/adapters-2/weights/adapters.json")) == ameta, "the weights describe themselves"
     assert (ameta["recolour"], ameta["subject_weight"], ameta["ref_erase"]) == (0.5, 4.0, 0.1)
     # updates at steps 7 and 8, still in the 200-step warm-up (8/200, 9/200 of 1e-4): the cool-down's
     # factor is 1 at its start step and halfway to 0.1 one step later

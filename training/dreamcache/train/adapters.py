@@ -261,11 +261,14 @@ def main(argv=None):
         names = adapters.names
         shadow = {names[int(k.split(".")[1])]: v for k, v in ema.shadow.items()}
         save_split(shadow, os.path.join(a.out, "weights"), "adapters")
-        json.dump({"step": step, "adapter_parameters": sum(p.numel() for p in adapters.parameters()),
-                   "cache_timestep": CACHE_TIMESTEP, "adapter_width": width, "recolour": a.recolour,
-                   "subject_weight": a.subject_weight, "ref_erase": gen.p_ref_erase, "decay": schedule,
-                   "reuse": a.reuse,
-                   "lr_last": opt.param_groups[0]["lr"]}, open(os.path.join(a.out, "adapters.json"), "w"), indent=1)
+        meta = {"step": step, "adapter_parameters": sum(p.numel() for p in adapters.parameters()),
+                "cache_timestep": CACHE_TIMESTEP, "adapter_width": width, "recolour": a.recolour,
+                "subject_weight": a.subject_weight, "ref_erase": gen.p_ref_erase, "decay": schedule,
+                "reuse": a.reuse, "lr_last": opt.param_groups[0]["lr"]}
+        # weights/ gets its own copy: a restored arm starts with an earlier one there (its --init-from),
+        # which would otherwise describe weights it no longer holds
+        for folder in (a.out, os.path.join(a.out, "weights")):
+            json.dump(meta, open(os.path.join(folder, "adapters.json"), "w"), indent=1)
         log.write(event="done", step=step)
     d.close()
 
