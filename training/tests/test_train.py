@@ -78,6 +78,17 @@ def test_pipeline_trains_resumes_and_exports(webp_dir, tmp_path):
     assert lrs == pytest.approx([1e-4 * 8 / 200, 1e-4 * 9 / 200 * 0.55])
     assert all(math.isfinite(json.loads(l)["loss"]) for l in open(f"{runs}/adapters-2/log.jsonl") if '"loss"' in l)
     assert [json.loads(l)["recolour"] for l in open(f"{runs}/adapters-2/log.jsonl") if '"start"' in l] == [0.5]
+    compiled = common + ["--base", weights, "--out", f"{runs}/adapters-c", "--max-steps", "9", "--batch", "4",
+                         "--init-from", f"{runs}/adapters/weights", "--compile"]
+    if not hasattr(torch, "compile"):           # Debian's torch 1.13 (CI): refused before anything loads
+        with pytest.raises(SystemExit):
+            adapters.main(compiled)
+        assert not os.path.exists(f"{runs}/adapters-c/log.jsonl")
+    elif torch.cuda.is_available():             # the GPU box: the compiled training passes train
+        adapters.main(compiled)
+        rows = [json.loads(l) for l in open(f"{runs}/adapters-c/log.jsonl")]
+        assert rows[0]["compile"] is True and [r["step"] for r in rows if r.get("event") == "done"] == [9]
+        assert all(math.isfinite(r["loss"]) for r in rows if "loss" in r)
     for f in os.listdir(f"{runs}/adapters/weights"):
         shutil.copy(os.path.join(f"{runs}/adapters/weights", f), weights)
 

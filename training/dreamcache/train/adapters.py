@@ -153,7 +153,12 @@ def main(argv=None):
     ap.add_argument("--adapter-width", type=int, default=None,
                     help="memory-attention heads × the block's heads, fresh runs only (default 1; a resumed "
                          "checkpoint or --init-from weights fix it)")
+    ap.add_argument("--compile", action="store_true",
+                    help="torch.compile the U-Net for the training passes (PyTorch 2 or newer; the first steps "
+                         "pay the compile time). With --reuse 8 the update itself is most of a step on the GPU box")
     a = ap.parse_args(argv)
+    if a.compile and not hasattr(torch, "compile"):
+        ap.error(f"--compile needs PyTorch 2 or newer (this is {torch.__version__})")
     if a.adapter_width is not None and a.adapter_width < 1:
         ap.error("--adapter-width must be >= 1")
     if a.subject_weight <= 0:
@@ -186,6 +191,9 @@ def main(argv=None):
     if step == 0 and a.init_from:
         step = init_adapters(adapters, ema, a.init_from)
     model = d.wrap(unet)
+    if a.compile:
+        # only the training passes; the frozen passes (reference cache, text) run once per --reuse steps
+        model = torch.compile(model)
     acp = alphas_cumprod().to(d.device)
     with torch.no_grad():
         empty = te(tok.encode_batch([""]).to(d.device))
@@ -193,7 +201,7 @@ def main(argv=None):
     schedule = None if a.decay_start is None else {"start": a.decay_start, "steps": a.decay_steps, "to": a.decay_to}
     log.write(event="start", step=step, world=d.world, batch=a.batch, init_from=a.init_from, recolour=a.recolour,
               generic_name=a.generic_name, subject_weight=a.subject_weight, ref_erase=gen.p_ref_erase,
-              decay=schedule, reuse=a.reuse,
+              decay=schedule, reuse=a.reuse, compile=a.compile,
               adapter_params=sum(p.numel() for p in adapters.parameters()), adapter_width=width)
     loop = StepLoop(d, box, log, ck, a.max_steps, a.log_every, a.ckpt_every_min)
     timer = PhaseTimer(d.device, a.log_every)
