@@ -87,18 +87,19 @@ export function pixelDiff(a: { data: number[] }, b: { data: number[] }): { max: 
 export async function addSubject(
   page: Page,
   filePath: string,
-  opts: { screenshot?: string; via?: 'drop' | 'picker'; before?: () => Promise<void> } = {},
+  opts: { screenshot?: string; via?: 'drop' | 'picker'; before?: () => Promise<void>; timeout?: number } = {},
 ): Promise<void> {
+  const timeout = opts.timeout ?? 120_000;
   const before = await page.getByTestId('subject').count();
   if (opts.via === 'picker') await page.getByTestId('photo-input').setInputFiles(filePath);
   else await dropFile(page, filePath);
   const dialog = page.getByTestId('mask-preview');
   await expect(dialog).toBeVisible();
-  await expect(page.getByTestId('accept-mask')).toBeEnabled({ timeout: 120_000 });
+  await expect(page.getByTestId('accept-mask')).toBeEnabled({ timeout });
   await opts.before?.();
   if (opts.screenshot) await shot(page, opts.screenshot);
   await page.getByTestId('accept-mask').click();
-  await expect(page.getByTestId('subject')).toHaveCount(before + 1, { timeout: 120_000 });
+  await expect(page.getByTestId('subject')).toHaveCount(before + 1, { timeout });
   await expect(dialog).toBeHidden();
 }
 

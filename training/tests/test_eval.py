@@ -112,6 +112,29 @@ def test_bench_end_to_end_at_toy_scale(webp_dir, evaluators, tmp_path):
     assert os.path.isfile(os.path.join(out, "sweep.png"))
 
 
+def test_bench_grid_only_renders_the_grid_from_its_images_alone(webp_dir, evaluators, tmp_path):
+    """--grid-only: the grid's subjects × its prompts at seed 0, main rows only (the grid on a slow machine)."""
+    weights = str(tmp_path / "weights")
+    dev_tiny_weights(weights)
+    out = str(tmp_path / "bench")
+    # 3 subjects, the first 3 prompts (beach and snow are grid prompts, forest is not), 2 seeds asked: only
+    # 2 of the subjects (spread over 3), beach and snow, seed 0
+    bench.main(["--weights", weights, "--preset", "dev-tiny", "--evaluators", evaluators, "--webp", webp_dir,
+                "--limit-subjects", "3", "--limit-prompts", "3", "--seeds", "2", "--steps", "1", "--batch", "4",
+                "--grid-subjects", "2", "--grid-only", "--rows", "text,dreamcache", "--out", out])
+    res = json.load(open(os.path.join(out, "bench.json")))
+    assert not res["partial"] and set(res["results"]) == {"text-only", "DreamCache"}
+    assert all(r["n"] == 4 for r in res["results"].values())
+    recs = [json.loads(l) for l in open(os.path.join(out, "records", "rank0.jsonl"))]
+    assert {(r["prompt"], r["seed"]) for r in recs} == {("beach", 0), ("snow", 0)} and len({r["subject"] for r in recs}) == 2
+    assert "GRID ONLY" in open(os.path.join(out, "bench.md")).read()
+    from PIL import Image
+    assert Image.open(os.path.join(out, "grid.png")).size == (110 + 5 * 128, 28 + 2 * 128)
+    with pytest.raises(SystemExit):
+        bench.main(["--weights", weights, "--evaluators", evaluators, "--grid-only", "--grid-subjects", "0",
+                    "--out", out])
+
+
 def test_bench_accepts_a_folder_of_png_subjects(evaluators, tmp_path):
     from PIL import Image
     for name, color in (("red_apple.png", (220, 30, 30, 255)), ("blue-cube_2.png", (30, 30, 220, 255))):
