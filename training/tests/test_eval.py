@@ -112,27 +112,32 @@ def test_bench_end_to_end_at_toy_scale(webp_dir, evaluators, tmp_path):
     assert os.path.isfile(os.path.join(out, "sweep.png"))
 
 
-def test_bench_grid_only_renders_the_grid_from_its_images_alone(webp_dir, evaluators, tmp_path):
-    """--grid-only: the grid's subjects × its prompts at seed 0, main rows only (the grid on a slow machine)."""
+def toy_bench(tmp_path, evaluators, args):
+    """The benchmark on random dev-tiny weights in tmp_path: its folder, bench.json and per-image records."""
     weights = str(tmp_path / "weights")
     dev_tiny_weights(weights)
     out = str(tmp_path / "bench")
+    bench.main(["--weights", weights, "--preset", "dev-tiny", "--evaluators", evaluators] + args + ["--out", out])
+    records = [json.loads(l) for l in open(os.path.join(out, "records", "rank0.jsonl"))]
+    return out, json.load(open(os.path.join(out, "bench.json"))), records
+
+
+def test_bench_grid_only_renders_the_grid_from_its_images_alone(webp_dir, evaluators, tmp_path):
+    """--grid-only: the grid's subjects × its prompts at seed 0, main rows only (the grid on a slow machine)."""
     # 3 subjects, the first 3 prompts (beach and snow are grid prompts, forest is not), 2 seeds asked: only
     # 2 of the subjects (spread over 3), beach and snow, seed 0
-    bench.main(["--weights", weights, "--preset", "dev-tiny", "--evaluators", evaluators, "--webp", webp_dir,
-                "--limit-subjects", "3", "--limit-prompts", "3", "--seeds", "2", "--steps", "1", "--batch", "4",
-                "--grid-subjects", "2", "--grid-only", "--rows", "text,dreamcache", "--out", out])
-    res = json.load(open(os.path.join(out, "bench.json")))
+    out, res, recs = toy_bench(tmp_path, evaluators, [
+        "--webp", webp_dir, "--limit-subjects", "3", "--limit-prompts", "3", "--seeds", "2", "--steps", "1",
+        "--batch", "4", "--grid-subjects", "2", "--grid-only", "--rows", "text,dreamcache"])
     assert not res["partial"] and set(res["results"]) == {"text-only", "DreamCache"}
     assert all(r["n"] == 4 for r in res["results"].values())
-    recs = [json.loads(l) for l in open(os.path.join(out, "records", "rank0.jsonl"))]
     assert {(r["prompt"], r["seed"]) for r in recs} == {("beach", 0), ("snow", 0)} and len({r["subject"] for r in recs}) == 2
     assert "GRID ONLY" in open(os.path.join(out, "bench.md")).read()
     from PIL import Image
     assert Image.open(os.path.join(out, "grid.png")).size == (110 + 5 * 128, 28 + 2 * 128)
     with pytest.raises(SystemExit):
-        bench.main(["--weights", weights, "--evaluators", evaluators, "--grid-only", "--grid-subjects", "0",
-                    "--out", out])
+        bench.main(["--weights", str(tmp_path / "weights"), "--evaluators", evaluators, "--grid-only",
+                    "--grid-subjects", "0", "--out", out])
 
 
 def test_bench_accepts_a_folder_of_png_subjects(evaluators, tmp_path):
@@ -145,29 +150,19 @@ def test_bench_accepts_a_folder_of_png_subjects(evaluators, tmp_path):
     assert bank.labels == ["blue cube", "red apple"] and bank.split == "heldout"
     assert name_from_file(tmp_path / "golden_retriever.png") == "golden retriever"
     assert len(PROMPTS) == 25 and PROMPTS[0].text("red apple") == "a photo of a red apple on a beach"
-    weights = str(tmp_path / "weights")
-    dev_tiny_weights(weights)
-    out = str(tmp_path / "bench")
-    bench.main(["--weights", weights, "--preset", "dev-tiny", "--evaluators", evaluators, "--subject-dir",
-                str(tmp_path), "--limit-prompts", "1", "--seeds", "1", "--steps", "1", "--ablations", "none",
-                "--out", out])
-    res = json.load(open(os.path.join(out, "bench.json")))["results"]
-    assert res["DreamCache"]["n"] == 2 and res["ground truth"]["n"] == 2
-    subjects = {json.loads(l)["subject"] for l in open(os.path.join(out, "records", "rank0.jsonl"))}
-    assert subjects == {"file:blue-cube_2.png", "file:red_apple.png"}
+    _, res, recs = toy_bench(tmp_path, evaluators, ["--subject-dir", str(tmp_path), "--limit-prompts", "1",
+                                                   "--seeds", "1", "--steps", "1", "--ablations", "none"])
+    assert res["results"]["DreamCache"]["n"] == 2 and res["results"]["ground truth"]["n"] == 2
+    assert {r["subject"] for r in recs} == {"file:blue-cube_2.png", "file:red_apple.png"}
 
 
 def test_bench_scores_training_subjects_when_asked(webp_dir, evaluators, tmp_path):
     """--split train: the diagnostic run on training subjects (their ids only), labelled as such."""
-    weights = str(tmp_path / "weights")
-    dev_tiny_weights(weights)
-    out = str(tmp_path / "bench")
-    bench.main(["--weights", weights, "--preset", "dev-tiny", "--evaluators", evaluators, "--webp", webp_dir,
-                "--split", "train", "--limit-subjects", "2", "--limit-prompts", "1", "--seeds", "1", "--steps", "1",
-                "--ablations", "none", "--out", out])
-    res = json.load(open(os.path.join(out, "bench.json")))
+    out, res, recs = toy_bench(tmp_path, evaluators, [
+        "--webp", webp_dir, "--split", "train", "--limit-subjects", "2", "--limit-prompts", "1", "--seeds", "1",
+        "--steps", "1", "--ablations", "none"])
     assert res["args"]["split"] == "train" and res["results"]["text-only"]["n"] == 2
-    subjects = {json.loads(l)["subject"] for l in open(os.path.join(out, "records", "rank0.jsonl"))}
+    subjects = {r["subject"] for r in recs}
     train_ids = [s.id for s in SubjectBank.load(webp_dir, split="train", size=16, limit=2).subjects]
     assert subjects == set(train_ids) and not subjects & load_heldout_ids()
     assert "TRAINING subjects" in open(os.path.join(out, "bench.md")).read()
@@ -175,37 +170,32 @@ def test_bench_scores_training_subjects_when_asked(webp_dir, evaluators, tmp_pat
 
 def test_bench_scores_a_vae_ceiling_alone_when_asked(webp_dir, evaluators, tmp_path):
     """--rows gt,gt_vae: only the composites and their VAE round trips, no diffusion rows."""
-    weights = str(tmp_path / "weights")
-    dev_tiny_weights(weights)
-    out = str(tmp_path / "bench")
-    bench.main(["--weights", weights, "--preset", "dev-tiny", "--evaluators", evaluators, "--webp", webp_dir,
-                "--limit-subjects", "2", "--limit-prompts", "1", "--seeds", "1", "--steps", "1",
-                "--ablations", "none", "--rows", "gt,gt_vae", "--out", out])
-    res = json.load(open(os.path.join(out, "bench.json")))
+    out, res, _ = toy_bench(tmp_path, evaluators, [
+        "--webp", webp_dir, "--limit-subjects", "2", "--limit-prompts", "1", "--seeds", "1", "--steps", "1",
+        "--ablations", "none", "--rows", "gt,gt_vae"])
     assert set(res["results"]) == {"ground truth", bench.GT_VAE} and not res["partial"]
     assert res["results"][bench.GT_VAE]["n"] == 2
     with pytest.raises(SystemExit):
-        bench.main(["--weights", weights, "--evaluators", evaluators, "--rows", "gt,ceiling", "--out", out])
+        bench.main(["--weights", str(tmp_path / "weights"), "--evaluators", evaluators, "--rows", "gt,ceiling",
+                    "--out", out])
 
 
 def test_bench_prompted_guidance_rows_and_refuses_unknown_ablations(webp_dir, evaluators, tmp_path):
     """--ablations prompted: DreamCache rows with the other guidance order at --prompted-scales, in the
     sweep plot beside the method's; an ablation name it does not know is an error, not a silent skip."""
-    weights = str(tmp_path / "weights")
-    dev_tiny_weights(weights)
-    out = str(tmp_path / "bench")
-    bench.main(["--weights", weights, "--preset", "dev-tiny", "--evaluators", evaluators, "--webp", webp_dir,
-                "--limit-subjects", "2", "--limit-prompts", "1", "--seeds", "1", "--steps", "2", "--rows", "dreamcache",
-                "--image-scale", "3", "--ablations", "prompted, scale", "--scales", "3", "--prompted-scales", "3",
-                "--out", out])
-    r = json.load(open(os.path.join(out, "bench.json")))["results"]
+    out, res, _ = toy_bench(tmp_path, evaluators, [
+        "--webp", webp_dir, "--limit-subjects", "2", "--limit-prompts", "1", "--seeds", "1", "--steps", "2",
+        "--rows", "dreamcache", "--image-scale", "3", "--ablations", "prompted, scale", "--scales", "3",
+        "--prompted-scales", "3"])
+    r = res["results"]
     assert r["prompted sI=3"]["guidance"] == "prompted" and r["sI=3"]["guidance"] == "combined"
     assert r["prompted sI=3"]["n"] == 2
     # same noise, caches and scales: only the order of the two guidances differs
     assert r["prompted sI=3"]["dino"] != r["sI=3"]["dino"] and r["sI=3"]["dino"] == r["DreamCache"]["dino"]
     assert os.path.isfile(os.path.join(out, "sweep.png"))
     with pytest.raises(SystemExit):
-        bench.main(["--weights", weights, "--evaluators", evaluators, "--ablations", "cache_t,guidance", "--out", out])
+        bench.main(["--weights", str(tmp_path / "weights"), "--evaluators", evaluators, "--ablations",
+                    "cache_t,guidance", "--out", out])
 
 
 def test_parity_python_side_matches_saved_runtime_output(tmp_path):
