@@ -3,7 +3,8 @@
 # adapters (AINIT, default $SHIPPED_ADAPTERS from gpu_env.sh, the shipped ones) on the shipped base, trains in its own
 # folder $RUNS/arm-NAME (a rerun resumes it on a warm box), and is scored on the held-out DreamCache
 # row with the committed judges, so recipes are compared at equal steps and equal judges.
-#   bash scripts/gpu_adapter_arms.sh train MINUTES NAME="trainer args" …   (NAME alone: its stored args)
+#   bash scripts/gpu_adapter_arms.sh train MINUTES NAME="trainer args" …   (NAME alone: its stored args;
+#        each arm's summary ends with its call's updates per minute, scripts/train_rate.py)
 #   bash scripts/gpu_adapter_arms.sh bench MINUTES NAME … [-- extra bench args]
 #   bash scripts/gpu_adapter_arms.sh best NAME …    prints the arm with the highest DINO-like whose
 #                                                   CLIP-T stays ≥ 0.90 × text-only (needs a text row)
@@ -52,6 +53,7 @@ if [ "$PHASE" = train ]; then
     echo "== arm $name: $(cat "$dir/args.txt")"
     grep -v Warn "$dir/train.out" | grep -E '"start"|"done"|Error|Traceback' | cut -c1-400
     grep '"loss_ref"' "$dir/log.jsonl" | tail -3 | cut -c1-300
+    python3 scripts/train_rate.py "$dir/log.jsonl" --last 1 | tail -1
   done
   (cd "$RUNS" && tar -cf "$OUT/arms.tar" $(for n in "${names[@]}"; do
      echo "arm-$n/adapters.json arm-$n/log.jsonl arm-$n/args.txt arm-$n/weights"; done))
