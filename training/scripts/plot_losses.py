@@ -19,6 +19,17 @@ def read(paths, key):
     return sorted(pts.items())
 
 
+# PIL's built-in bitmap font encodes latin-1 only; titles are typed like the docs, with arrows and dashes.
+_ASCII = {"\u2192": "->", "\u2190": "<-", "\u2013": "-", "\u2014": "-", "\u2212": "-", "\u2248": "~",
+          "\u2264": "<=", "\u2265": ">=", "\u2026": "...", "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'}
+
+
+def drawable(text):
+    """The text as PIL's default font can draw it: common typography spelled in ASCII, anything else '?'."""
+    text = "".join(_ASCII.get(c, c) for c in text)
+    return text.encode("latin-1", "replace").decode("latin-1")
+
+
 def plot(series, title, out, w=640, h=360):
     img = Image.new("RGB", (w, h), "white")
     d = ImageDraw.Draw(img)
@@ -28,7 +39,7 @@ def plot(series, title, out, w=640, h=360):
     x0, x1 = 0, max(xs)
     y0, y1 = min(ys) * 0.95, max(ys) * 1.05
     d.rectangle([left, top, right, bottom], outline="black")
-    d.text((left, 8), title, fill="black")
+    d.text((left, 8), drawable(title), fill="black")
     for i in range(5):
         yv = y0 + (y1 - y0) * i / 4
         yp = bottom - (bottom - top) * i / 4
@@ -43,7 +54,7 @@ def plot(series, title, out, w=640, h=360):
         pts = [(left + (right - left) * (x - x0) / max(1, x1 - x0), bottom - (bottom - top) * (y - y0) / (y1 - y0))
                for x, y in s]
         d.line(pts, fill=colors[k % 4], width=2)
-        d.text((right - 160, top + 8 + 14 * k), name, fill=colors[k % 4])
+        d.text((right - 160, top + 8 + 14 * k), drawable(name), fill=colors[k % 4])
     img.save(out)
 
 
