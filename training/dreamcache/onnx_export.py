@@ -1,6 +1,6 @@
 """Export single graphs to ONNX the same way under torch 1.13 and torch 2.x."""
 import inspect
-from typing import Dict, List, Sequence
+from typing import Callable, Dict, List, Sequence, Set
 
 import numpy as np
 import onnx
@@ -135,6 +135,48 @@ def conv_state_as_stored(state: Dict[str, torch.Tensor], fp16: bool, int8: bool)
             v = v.half().float()
         out[k] = v
     return out
+
+
+# The torch modules whose weights become the ops above, and their output channels' axis in torch's
+# layout (an ONNX MatMul holds a Linear's weight transposed, so its last axis is torch's first).
+_TORCH_INT8_AXIS = {torch.nn.Linear: 0, torch.nn.Conv2d: 0, torch.nn.ConvTranspose2d: 1}
+
+
+@torch.no_grad()
+def gemm_linears(module: torch.nn.Module, *args) -> Set[str]:
+    """Names of the Linear modules that see 2-D inputs in module(*args): the ONNX export writes
+    those as Gemm (the U-Net's time embedding), which int8 storage leaves alone."""
+    found, hooks = set(), []
+    for name, m in module.named_modules():
+        if isinstance(m, torch.nn.Linear):
+            hooks.append(m.register_forward_hook(
+                lambda mod, inp, out, name=name: found.add(name) if inp[0].dim() == 2 else None))
+    try:
+        module(*args)
+    finally:
+        for h in hooks:
+            h.remove()
+    return found
+
+
+def round_as_int8(module: torch.nn.Module, take: Callable[[str], bool] = lambda name: True,
+                  gemm: Set[str] = frozenset()) -> List[str]:
+    """Rounds in place, as store_weights_int8 stores them, the weights of module's Linear and
+    convolution layers that int8 storage takes (not those of `gemm` modules, see gemm_linears)
+    and `take` selects by parameter name, so PyTorch can score what an int8 graph runs.
+    Returns the names rounded (tests/test_int8_unet_probe.py matches them with an exported graph)."""
+    names = []
+    for mname, m in module.named_modules():
+        axis = _TORCH_INT8_AXIS.get(type(m))
+        w = getattr(m, "weight", None)
+        name = f"{mname}.weight"
+        if (axis is None or w is None or w.dim() < 2 or w.numel() < INT8_MIN_ELEMENTS or mname in gemm
+                or not take(name)):
+            continue
+        q, scale = quantize_int8(w.detach().float().cpu().numpy(), axis)
+        w.data.copy_(torch.from_numpy(dequantize_int8(q, scale, axis)))
+        names.append(name)
+    return names
 
 
 def io_signature(path: str) -> Dict[str, Dict[str, Sequence]]:

@@ -207,3 +207,27 @@ def test_parity_python_side_matches_saved_runtime_output(tmp_path):
             reset_adapter(m)   # the fixture was made with identity adapters
     res = parity.compare(models, out)
     assert res["max_abs"] <= 2 and res["mean_abs"] < 0.05, res
+
+
+def test_bench_scores_an_int8_text_encoder_and_never_mixes_storages(webp_dir, evaluators, tmp_path):
+    """--int8-text-encoder scores the text encoder as `export --int8-storage text_encoder` stores it; a
+    folder's records come from one storage only (resuming into another is refused, nothing is lost)."""
+    weights = str(tmp_path / "weights")
+    dev_tiny_weights(weights)
+    args = ["--weights", weights, "--preset", "dev-tiny", "--evaluators", evaluators, "--webp", webp_dir,
+            "--limit-subjects", "1", "--limit-prompts", "2", "--seeds", "1", "--steps", "2", "--rows", "text",
+            "--ablations", "none", "--grid-subjects", "0", "--batch", "2"]
+    res = {}
+    for storage, flag in (("float", []), ("int8", ["--int8-text-encoder"])):
+        out = str(tmp_path / storage)
+        bench.main(args + flag + ["--out", out])
+        assert json.load(open(os.path.join(out, "scoring.json"))) == {"text_encoder": storage}
+        res[storage] = json.load(open(os.path.join(out, "bench.json")))["results"]["text-only"]
+        assert ("int8 text encoder" in open(os.path.join(out, "bench.md")).read()) == (storage == "int8")
+    assert res["float"]["n"] == res["int8"]["n"] == 2
+    # the rounding reaches the images: the text-only row's scores move
+    assert res["float"]["clip_t"] != res["int8"]["clip_t"]
+    before = open(os.path.join(tmp_path, "float", "records", "rank0.jsonl")).read()
+    with pytest.raises(SystemExit):
+        bench.main(args + ["--int8-text-encoder", "--out", str(tmp_path / "float")])
+    assert open(os.path.join(tmp_path, "float", "records", "rank0.jsonl")).read() == before

@@ -31,6 +31,7 @@ from ..segmenter_channels import read_segmenter_config
 from ..export import build_models, load_trained
 from ..models import is_adapter_param, set_attention_backend
 from ..models.config import PRESETS
+from ..onnx_export import round_as_int8
 from ..schedule import alphas_cumprod
 from ..tokenizer_any import load_tokenizer
 from ..train.common import Dist, TimeBox, autocast, load_split, setup_fast_math
@@ -133,6 +134,8 @@ class Models:
             if bad:
                 raise ValueError(f"{a.adapters}: not adapter weights: {bad[:3]}")
             self.unet.load_state_dict(ad, strict=False)
+        if getattr(a, "int8_text_encoder", False):   # as `export --int8-storage text_encoder` stores it
+            round_as_int8(self.te)
         for m in (self.unet, self.vae, self.te):
             m.to(device).eval().requires_grad_(False)
         self.tok = tok
@@ -209,6 +212,19 @@ def fmt(v: float) -> str:
     return "–" if v != v else f"{v:.3f}"
 
 
+def check_scoring(ap, a, done, write: bool) -> None:
+    """Records resumed in --out must come from the same text-encoder storage: refuses a mix, and
+    records the storage of a fresh --out (folders without the file were float)."""
+    path = os.path.join(a.out, "scoring.json")
+    want = {"text_encoder": "int8" if a.int8_text_encoder else "float"}
+    had = json.load(open(path)) if os.path.isfile(path) else ({"text_encoder": "float"} if done else None)
+    if had is not None and had != want:
+        ap.error(f"{a.out} holds records scored with the {had['text_encoder']} text encoder; this run asks for "
+                 f"the {want['text_encoder']} one: give another --out")
+    if write:
+        json.dump(want, open(path, "w"))
+
+
 def report(a, configs: List[Config], records: List[Dict], expected: Dict[str, int]):
     res = {c.name: dict(aggregate(records, c.name), **{k: v for k, v in asdict(c).items() if k != "name"},
                         expected=expected[c.name]) for c in configs}
@@ -220,7 +236,8 @@ def report(a, configs: List[Config], records: List[Dict], expected: Dict[str, in
                                                                   "TRAINING subjects (diagnostic, not the benchmark)")
     if a.grid_only:
         subjects += ", GRID ONLY: the grid's images, not the benchmark"
-    md = (f"### Main ({subjects}; {1 if a.grid_only else a.seeds} seeds, {a.steps} DDIM steps, sT {a.text_scale}, sI {a.image_scale})\n\n"
+    md = (f"### Main ({subjects}; {1 if a.grid_only else a.seeds} seeds, {a.steps} DDIM steps, sT {a.text_scale}, sI {a.image_scale}"
+          f"{'; int8 text encoder' if a.int8_text_encoder else ''})\n\n"
           + head)
     md += "".join(row(c.name, res[c.name]) for c in main)
     t, d, g = (res.get(n) for n in ("text-only", "DreamCache", "ground truth"))
@@ -323,6 +340,8 @@ def main(argv=None):
     ap.add_argument("--bf16", action="store_true", help="bf16 autocast for the diffusion models on CUDA "
                     "(faster; the default fp32/TF32 is what parity compares with)")
     ap.add_argument("--minutes", type=float, default=1e9, help="time box; rerun the same command to resume")
+    ap.add_argument("--int8-text-encoder", action="store_true",
+                    help="score the text encoder as a pack exported with --int8-storage text_encoder runs it")
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
     a.scales = [float(x) for x in a.scales.split(",")] if isinstance(a.scales, str) else a.scales
@@ -359,6 +378,7 @@ def main(argv=None):
     tiles = os.path.join(a.out, "tiles")
     os.makedirs(tiles, exist_ok=True)
     done = {r["key"] for r in read_records(rec_dir)}
+    check_scoring(ap, a, done, d.main)
     d.barrier()
     os.makedirs(rec_dir, exist_ok=True)
     rec = open(os.path.join(rec_dir, f"rank{d.rank}.jsonl"), "a")

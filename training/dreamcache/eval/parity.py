@@ -115,9 +115,11 @@ def compare(models, out: str) -> Dict:
     return res
 
 
-def load_models(weights: str, adapters, preset: str = "tiny", tokenizer: str = TOKENIZER):
+def load_models(weights: str, adapters, preset: str = "tiny", tokenizer: str = TOKENIZER,
+                int8_text_encoder: bool = False):
     from .bench import Models
-    return Models(types.SimpleNamespace(weights=weights, adapters=adapters, preset=preset, tokenizer=tokenizer), "cpu")
+    return Models(types.SimpleNamespace(weights=weights, adapters=adapters, preset=preset, tokenizer=tokenizer,
+                                        int8_text_encoder=int8_text_encoder), "cpu")
 
 
 def main(argv=None):
@@ -133,6 +135,8 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--text-scale", type=float, default=7.5)
     ap.add_argument("--image-scale", type=float, default=1.0)
+    ap.add_argument("--int8-text-encoder", action="store_true",
+                    help="PyTorch's text encoder rounded as a pack exported with --int8-storage text_encoder stores it")
     ap.add_argument("--skip-node", action="store_true", help="compare dumps already in --out")
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
@@ -143,7 +147,7 @@ def main(argv=None):
             ap.error("--webp is needed to prepare cases")
         prepare(a, a.out)
         run_node(a.pack, a.out)
-    res = compare(load_models(a.weights, a.adapters, a.preset), a.out)
+    res = compare(load_models(a.weights, a.adapters, a.preset, int8_text_encoder=a.int8_text_encoder), a.out)
     print(open(os.path.join(a.out, "parity.md")).read())
     return res
 

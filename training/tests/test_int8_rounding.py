@@ -1,0 +1,84 @@
+"""onnx_export.round_as_int8 (scripts/int8_unet_probe.py, bench and parity --int8-text-encoder) rounds
+in PyTorch exactly the weights that the exporter's int8 storage keeps as int8, to the same values, so
+what it scores is what an int8 graph runs."""
+import copy
+import json
+
+import numpy as np
+import onnx
+import torch
+from onnx import numpy_helper
+
+from dreamcache.export import build_models, export_unet, randomize_adapters
+from dreamcache.models.config import dev_tiny
+from dreamcache.models.unet import is_adapter_param
+from dreamcache.onnx_export import FP16_MIN_ELEMENTS, dequantize_int8, gemm_linears, round_as_int8, store_weights_int8
+from test_export import TOKENIZER
+
+
+def stored_int8(path):
+    """{int8 initializer's base name: its dequantized float32 weight, in ONNX layout}."""
+    g = onnx.load(path).graph
+    inits = {i.name: numpy_helper.to_array(i) for i in g.initializer}
+    return {n.output[0]: dequantize_int8(inits[n.input[0]], inits[n.input[1]],
+                                         next(a.i for a in n.attribute if a.name == "axis"))
+            for n in g.node if n.op_type == "DequantizeLinear"}
+
+
+def test_rounding_matches_what_the_int8_unet_stores(tmp_path):
+    cfg = dev_tiny(len(json.load(open(TOKENIZER))["model"]["vocab"]) + 8)
+    unet = build_models(cfg, seed=7)[0].eval()
+    randomize_adapters(unet, scale=0.2)
+    path = str(tmp_path / "unet.onnx")
+    export_unet(unet, cfg, path, 77)
+    store_weights_int8(path)
+    stored = stored_int8(path)
+
+    x = torch.randn(1, cfg.unet.in_channels, 16, 16)
+    ctx = torch.randn(1, 77, cfg.text_encoder.hidden_size)
+    gemm = gemm_linears(unet, x, torch.ones(1), ctx, torch.zeros(1), None)
+    assert gemm and all("time_emb" in n for n in gemm)       # the time embedding's Linear layers
+    rounded = copy.deepcopy(unet)
+    names = round_as_int8(rounded, lambda n: True, gemm)
+    assert len(names) == len(stored) > 0
+    assert any(is_adapter_param(n) for n in names) and any(not is_adapter_param(n) for n in names)
+    onnx_layout = lambda p: p.detach().numpy().T if p.dim() == 2 else p.detach().numpy()  # Linear → MatMul
+    params, floats = dict(rounded.named_parameters()), dict(unet.named_parameters())
+    unmatched = list(stored.values())
+    for n in names:
+        w = onnx_layout(params[n])
+        hit = next((i for i, s in enumerate(unmatched) if s.shape == w.shape and np.array_equal(s, w)), None)
+        assert hit is not None, f"{n}: rounded differently from the stored int8 weight"
+        unmatched.pop(hit)
+        assert not np.array_equal(w, onnx_layout(floats[n]))   # the rounding is real
+    # only what `take` selects is rounded
+    adapters_only = copy.deepcopy(unet)
+    taken = round_as_int8(adapters_only, is_adapter_param, gemm)
+    assert taken == [n for n in names if is_adapter_param(n)]
+    base = dict(unet.named_parameters())
+    for n, p in adapters_only.named_parameters():
+        assert torch.equal(p, base[n]) == (n not in taken)
+
+
+def test_rounded_text_encoder_is_what_the_int8_text_encoder_graph_runs(tmp_path):
+    from dreamcache.export import export_pack
+    from test_export import max_diff, run_ort
+    cfg = dev_tiny(len(json.load(open(TOKENIZER))["model"]["vocab"]) + 8)
+    models = build_models(cfg, seed=9)
+    meta = {"name": "int8-te-test", "version": "0.0.1", "trained": False}
+    export_pack(str(tmp_path / "p"), cfg, *models, TOKENIZER, meta, fp16_storage=True, int8_roles=["text_encoder"])
+    te = models[2].eval()
+    rounded = copy.deepcopy(te)
+    names = round_as_int8(rounded)
+    assert len(names) == len(stored_int8(str(tmp_path / "p" / "text_encoder.onnx"))) > 0
+    # the pack keeps the rest in float16: random float32 weights round there too (trained checkpoints are
+    # bf16, which float16 holds but for the tiniest values), so only the int8 part is compared
+    for n, p in rounded.named_parameters():
+        if n not in names and p.numel() >= FP16_MIN_ELEMENTS:
+            p.data = p.data.half().float()
+    ids = torch.randint(0, cfg.text_encoder.vocab_size, (1, 77), generator=torch.Generator().manual_seed(2))
+    out = run_ort(str(tmp_path), str(tmp_path / "p" / "text_encoder.onnx"), {"input_ids": ids.numpy()},
+                  ["last_hidden_state"])["last_hidden_state"]
+    with torch.no_grad():
+        assert max_diff(out, rounded(ids)) < 1e-4
+        assert max_diff(out, te(ids)) > 1e-4            # the rounding is real
