@@ -164,7 +164,7 @@ def round_as_int8(module: torch.nn.Module, take: Callable[[str], bool] = lambda 
     """Rounds in place, as store_weights_int8 stores them, the weights of module's Linear and
     convolution layers that int8 storage takes (not those of `gemm` modules, see gemm_linears)
     and `take` selects by parameter name, so PyTorch can score what an int8 graph runs.
-    Returns the names rounded (tests/test_int8_unet_probe.py matches them with an exported graph)."""
+    Returns the names rounded (tests/test_int8_rounding.py matches them with an exported graph)."""
     names = []
     for mname, m in module.named_modules():
         axis = _TORCH_INT8_AXIS.get(type(m))

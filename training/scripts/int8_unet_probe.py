@@ -32,6 +32,7 @@ from dreamcache.onnx_export import gemm_linears, round_as_int8  # noqa: E402
 from dreamcache.sampler import sample  # noqa: E402
 from dreamcache.sampler_batched import build_caches, decode  # noqa: E402
 
+
 @torch.no_grad()
 def images(models, unet, cases: List[Dict], steps: int, s_img: float) -> List[np.ndarray]:
     out = []
@@ -49,15 +50,17 @@ def images(models, unet, cases: List[Dict], steps: int, s_img: float) -> List[np
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", required=True, help="the base model's checkpoint folder")
-    ap.add_argument("--adapters", required=True)
+    ap.add_argument("--adapters", default=None, help="adapters folder (default: those in --weights)")
+    ap.add_argument("--preset", default="tiny")
+    ap.add_argument("--tokenizer", default=None, help="default: the trainers' (data/tokenizer.json)")
     ap.add_argument("--webp", required=True)
     ap.add_argument("--cases", type=int, default=4)
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--image-scale", type=float, default=8.0)
     a = ap.parse_args(argv)
     torch.set_grad_enabled(False)
-    models = load_models(a.weights, a.adapters)
-    bank = load_bank(a.webp, "heldout", 128, "cpu")
+    models = load_models(a.weights, a.adapters, a.preset, **({"tokenizer": a.tokenizer} if a.tokenizer else {}))
+    bank = load_bank(a.webp, "heldout", models.cfg.vae.sample_size, "cpu")
     gen = eval_generator(bank, "cpu")
     shape = (1,) + models.latent
     cases = []
@@ -73,6 +76,7 @@ def main(argv=None):
     ref = images(models, models.unet, cases, a.steps, a.image_scale)
     print(f"float images: {time.time() - t0:.0f} s; Gemm (kept as stored): {len(gemm)} Linear layers", flush=True)
     print("| int8 weights | tensors | max abs | mean abs (per case) |\n|---|---|---|---|")
+    rows = {}
     for label, take in (("all (--int8-storage unet)", lambda n: True),
                         ("base only, adapters float", lambda n: not is_adapter_param(n)),
                         ("adapters only", is_adapter_param)):
@@ -80,9 +84,11 @@ def main(argv=None):
         n = len(round_as_int8(unet, take, gemm))
         diffs = [np.abs(x - y).reshape(-1, 4)[:, :3] for x, y in zip(ref, images(models, unet, cases, a.steps,
                                                                                  a.image_scale))]
-        print(f"| {label} | {n} | {max(int(d.max()) for d in diffs)} | "
-              f"{np.mean([d.mean() for d in diffs]):.2f} ({', '.join(f'{d.mean():.2f}' for d in diffs)}) |",
-              flush=True)
+        rows[label] = {"tensors": n, "max_abs": max(int(d.max()) for d in diffs),
+                       "mean_abs": [float(d.mean()) for d in diffs]}
+        print(f"| {label} | {n} | {rows[label]['max_abs']} | {np.mean(rows[label]['mean_abs']):.2f} "
+              f"({', '.join(f'{m:.2f}' for m in rows[label]['mean_abs'])}) |", flush=True)
+    return rows
 
 
 if __name__ == "__main__":

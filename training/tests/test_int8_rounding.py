@@ -3,9 +3,11 @@ in PyTorch exactly the weights that the exporter's int8 storage keeps as int8, t
 what it scores is what an int8 graph runs."""
 import copy
 import json
+import os
 
 import numpy as np
 import onnx
+import pytest
 import torch
 from onnx import numpy_helper
 
@@ -82,3 +84,22 @@ def test_rounded_text_encoder_is_what_the_int8_text_encoder_graph_runs(tmp_path)
     with torch.no_grad():
         assert max_diff(out, rounded(ids)) < 1e-4
         assert max_diff(out, te(ids)) > 1e-4            # the rounding is real
+
+
+def test_int8_unet_probe_splits_the_rounding_between_base_and_adapters(tmp_path):
+    import sys
+    from test_train import WEBP
+    from weights_fixture import dev_tiny_weights
+    if not os.path.isdir(WEBP):
+        pytest.skip("subject art not installed (npm install brings @lobehub/fluent-emoji-3d)")
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
+    import int8_unet_probe
+    dev_tiny_weights(str(tmp_path / "w"), every_adapter_tensor=True)
+    rows = int8_unet_probe.main(["--weights", str(tmp_path / "w"), "--preset", "dev-tiny", "--tokenizer", TOKENIZER,
+                                 "--webp", WEBP, "--cases", "2", "--steps", "2", "--image-scale", "8"])
+    every, base, adapters = (rows[k] for k in ("all (--int8-storage unet)", "base only, adapters float",
+                                                "adapters only"))
+    assert base["tensors"] > 0 and adapters["tensors"] > 0
+    assert every["tensors"] == base["tensors"] + adapters["tensors"]
+    assert all(len(r["mean_abs"]) == 2 for r in rows.values())
+    assert every["max_abs"] > 0                     # rounding every weight moves the images
