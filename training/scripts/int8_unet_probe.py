@@ -47,6 +47,7 @@ def images(models, unet, cases: List[Dict], steps: int, s_img: float) -> List[np
     return out
 
 
+@torch.no_grad()      # scoped, not torch.set_grad_enabled: tests call main() in their process
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", required=True, help="the base model's checkpoint folder")
@@ -58,7 +59,6 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--image-scale", type=float, default=8.0)
     a = ap.parse_args(argv)
-    torch.set_grad_enabled(False)
     models = load_models(a.weights, a.adapters, a.preset, **({"tokenizer": a.tokenizer} if a.tokenizer else {}))
     bank = load_bank(a.webp, "heldout", models.cfg.vae.sample_size, "cpu")
     gen = eval_generator(bank, "cpu")

@@ -103,3 +103,4 @@ def test_int8_unet_probe_splits_the_rounding_between_base_and_adapters(tmp_path)
     assert every["tensors"] == base["tensors"] + adapters["tensors"]
     assert all(len(r["mean_abs"]) == 2 for r in rows.values())
     assert every["max_abs"] > 0                     # rounding every weight moves the images
+    assert torch.is_grad_enabled()                  # the probe leaves the process's grad mode as it was
