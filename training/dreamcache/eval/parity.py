@@ -122,6 +122,7 @@ def load_models(weights: str, adapters, preset: str = "tiny", tokenizer: str = T
                                         int8_text_encoder=int8_text_encoder), "cpu")
 
 
+@torch.no_grad()      # scoped: a caller's process keeps its grad mode (tests call main())
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pack", required=True, help="the exported pack the runtime loads")
@@ -141,7 +142,6 @@ def main(argv=None):
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
     os.makedirs(a.out, exist_ok=True)
-    torch.set_grad_enabled(False)
     if not a.skip_node:
         if not a.webp:
             ap.error("--webp is needed to prepare cases")
