@@ -134,7 +134,7 @@ class Models:
             if bad:
                 raise ValueError(f"{a.adapters}: not adapter weights: {bad[:3]}")
             self.unet.load_state_dict(ad, strict=False)
-        if getattr(a, "int8_text_encoder", False):   # as `export --int8-storage text_encoder` stores it
+        if a.int8_text_encoder:   # as `export --int8-storage text_encoder` stores it
             round_as_int8(self.te)
         for m in (self.unet, self.vae, self.te):
             m.to(device).eval().requires_grad_(False)
