@@ -1,11 +1,13 @@
 // Loading another model pack: picked as files, checked, stored, switched to, used with the
 // network cut; a tampered copy is refused with the file named and the active pack unchanged.
+// A subject follows the switches by being rebuilt from its stored picture, and back on the first
+// pack it gives the very pixels it gave before.
 import { expect, test, type Page } from '@playwright/test';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { addSubject, configure, generate, openApp, shot } from './support/app';
+import { addSubject, configure, galleryPixels, generate, openApp, pixelDiff, shot } from './support/app';
 import { fixture } from './support/files';
 
 const DEV_PACK = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../public/models/dev-tiny');
@@ -30,12 +32,17 @@ async function openModels(page: Page) {
   await expect(page.getByTestId('model-dialog')).toBeVisible();
 }
 
-test('load a pack from files, switch to it, use it offline; a tampered copy is refused', async ({ page, context }) => {
+test('load a pack from files, switch to it, rebuild a subject for it, use it offline; a tampered copy is refused', async ({ page, context }) => {
   await openApp(page, 'wasm');
   await expect(page.getByTestId('pack-badge')).toContainText('tiny-emoji');
   // A subject of the embedded pack (a cut-out: no segmenter), selected.
   await addSubject(page, fixture('cutout.png'), { via: 'picker' });
-  await expect(page.getByTestId('subject').locator('button').first()).toHaveAttribute('aria-pressed', 'true');
+  const subjectButton = page.getByTestId('subject').locator('button').first();
+  await expect(subjectButton).toHaveAttribute('aria-pressed', 'true');
+  const settings = { prompt: 'a red ball', steps: 2, seed: 3 };
+  await configure(page, settings);
+  await generate(page);
+  const before = await galleryPixels(page, 0);
 
   await openModels(page);
   await expect(page.getByTestId('pack-row')).toHaveCount(1);
@@ -52,9 +59,16 @@ test('load a pack from files, switch to it, use it offline; a tampered copy is r
   await page.getByRole('button', { name: 'Close' }).click();
   // The tiny-emoji subject is listed apart and cannot be chosen with dev-tiny.
   await expect(page.getByTestId('other-pack-subjects')).toBeVisible();
-  await expect(page.getByTestId('subject').locator('button').first()).toBeDisabled();
+  await expect(subjectButton).toBeDisabled();
+  await expect(subjectButton).toContainText('made with tiny-emoji');
   await expect(page.getByTestId('subject-none')).toHaveAttribute('aria-pressed', 'true');
   await shot(page, '08-other-pack-subject');
+  // Rebuilt for dev-tiny from its stored picture: usable and selected.
+  await page.getByTestId('rebuild-subject').click();
+  await expect(page.getByTestId('other-pack-subjects')).toHaveCount(0, { timeout: 60_000 });
+  await expect(subjectButton).toBeEnabled();
+  await expect(subjectButton).toHaveAttribute('aria-pressed', 'true');
+  await expect(page.getByTestId('notice-success').last()).toContainText('now works with dev-tiny 0.1.0');
 
   // The choice persists, and the stored pack needs no network (only the app shell is precached).
   await page.evaluate(async () => {
@@ -67,8 +81,11 @@ test('load a pack from files, switch to it, use it offline; a tampered copy is r
   await page.reload();
   await expect(page.getByTestId('pack-badge')).toContainText('dev-tiny', { timeout: 120_000 });
   await expect(page.getByTestId('untrained-badge')).toBeVisible();
-  await configure(page, { prompt: 'a red ball', steps: 2, seed: 3 });
+  await expect(page.getByTestId('other-pack-subjects')).toHaveCount(0);
+  await expect(page.getByTestId('active-subject')).toContainText('cutout');
+  await configure(page, settings);
   await generate(page);
+  await expect(page.getByTestId('gallery-item').first()).toContainText('cutout');
 
   // One byte changed in unet.onnx: refused, nothing stored, the active pack unchanged.
   await openModels(page);
@@ -80,4 +97,16 @@ test('load a pack from files, switch to it, use it offline; a tampered copy is r
   await expect(page.getByTestId('pack-row')).toHaveCount(2);
   await expect(page.getByTestId('pack-badge')).toContainText('dev-tiny');
   await expect(devRow).toContainText('in use');
+
+  // Back to the embedded pack: the subject is dev-tiny's now; rebuilt again, it reproduces the first image exactly.
+  await context.setOffline(false);
+  await page.locator('[data-testid="pack-row"][data-pack-name="tiny-emoji"]').getByTestId('use-pack').click();
+  await expect(page.getByTestId('pack-badge')).toContainText('tiny-emoji', { timeout: 120_000 });
+  await page.getByRole('button', { name: 'Close' }).click();
+  await expect(subjectButton).toContainText('made with dev-tiny');
+  await page.getByTestId('rebuild-subject').click();
+  await expect(subjectButton).toHaveAttribute('aria-pressed', 'true', { timeout: 60_000 });
+  await configure(page, settings);
+  await generate(page);
+  expect(pixelDiff(await galleryPixels(page, 0), before)).toEqual({ max: 0, mean: 0 });
 });

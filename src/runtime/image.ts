@@ -93,6 +93,22 @@ export function resizeRgba(img: RgbaImage, width: number, height: number): RgbaI
   return planarToRgba(resizePlanar(rgbaToPlanar(img), 4, img.width, img.height, width, height), width, height);
 }
 
+/**
+ * A stored reference back to the square the cache is built from: transparency composited on
+ * white (the method's background) and resampled to `size` (a reference kept at another pack's
+ * size, or only its thumbnail). Opaque images of the right size come back unchanged.
+ */
+export function referenceOnWhite(img: RgbaImage, size: number): RgbaImage {
+  checkImage(img, 'reference');
+  const flat = new Uint8ClampedArray(img.data.length);
+  for (let i = 0; i < img.data.length; i += 4) {
+    const a = img.data[i + 3] / 255;
+    for (let c = 0; c < 3; c++) flat[i + c] = Math.round(img.data[i + c] * a + 255 * (1 - a));
+    flat[i + 3] = 255;
+  }
+  return resizeRgba({ width: img.width, height: img.height, data: flat }, size, size);
+}
+
 export function resizeMask(mask: MaskImage, width: number, height: number): MaskImage {
   const data = resizePlanar(mask.data, 1, mask.width, mask.height, width, height);
   for (let i = 0; i < data.length; i++) data[i] = Math.min(1, Math.max(0, data[i]));

@@ -1,6 +1,6 @@
 // RGBA ↔ PNG through the browser's canvas encoder.
 import type { RgbaImage } from '../runtime/engine-types';
-import { fitWithin } from './photo-decode';
+import { drawToRgba, fitWithin } from './photo-decode';
 
 function canvasOf(image: RgbaImage): OffscreenCanvas {
   const canvas = new OffscreenCanvas(image.width, image.height);
@@ -23,6 +23,16 @@ export async function thumbnailPng(image: RgbaImage, side: number): Promise<Blob
   ctx.imageSmoothingQuality = 'high';
   ctx.drawImage(canvasOf(image), 0, 0, size.width, size.height);
   return target.convertToBlob({ type: 'image/png' });
+}
+
+/** A stored PNG's pixels as written: no colour-space conversion or premultiplying on the way. */
+export async function pngToRgba(blob: Blob): Promise<RgbaImage> {
+  const bitmap = await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+  try {
+    return drawToRgba(bitmap, bitmap.width, bitmap.height);
+  } finally {
+    bitmap.close();
+  }
 }
 
 export async function blobBytes(blob: Blob): Promise<Uint8Array> {

@@ -12,6 +12,13 @@ export interface SubjectRecord {
   packName: string;
   fingerprint: string;
   thumbnail: Blob;
+  /** The thumbnail was drawn from the name: the share file it came from had no picture. */
+  thumbnailIsPlaceholder?: boolean;
+  /**
+   * PNG of the subject on white at the size of the pack that cached it, kept so the cache can be
+   * built again for another pack. Absent in records made before it was kept, and in imports.
+   */
+  reference?: Blob;
   /** The cache, as the bytes of a .dreamcache share file (one codec for storage and sharing). */
   cacheFile: Blob;
 }

@@ -16,7 +16,16 @@ import { detectCapabilities } from '../runtime/capabilities';
 import type { PackBlobs } from '../runtime/pack-files';
 import { readManifest, usesCacheOf } from '../runtime/pack';
 import { createFetchSource } from '../runtime/pack-source';
-import { cleanName, exportSubjectFile, importSubjectFile, nameFromFile, newSubjectRecord, readSubjectCache } from './subject-files';
+import {
+  cleanName,
+  exportSubjectFile,
+  importSubjectFile,
+  nameFromFile,
+  newSubjectRecord,
+  readSubjectCache,
+  rebuildReference,
+  rebuiltSubjectRecord,
+} from './subject-files';
 
 export type { Job } from './job-progress';
 export type SubjectView = SubjectRecord & { thumbnailUrl: string };
@@ -125,6 +134,11 @@ interface AppState {
   acceptDraft(): Promise<void>;
   rejectDraft(): void;
   selectSubject(id: string | null): void;
+  /**
+   * Builds the caches of subjects made with another pack again, for the loaded one, from their
+   * stored pictures (one U-Net pass each); one alone is selected after.
+   */
+  rebuildSubjects(ids: readonly string[]): Promise<void>;
   renameSubject(id: string, name: string): Promise<void>;
   deleteSubject(id: string): Promise<void>;
   exportSubject(id: string): Promise<{ blob: Blob; fileName: string } | null>;
@@ -319,7 +333,18 @@ export const useApp = create<AppState>()((set, get) => {
           await loadActive(EMBEDDED);
         } catch (err2) {
           set({ phase: 'failed', loadError: messageOf(err2), loadProgress: null });
+          return;
         }
+      }
+      // After a model update the library's subjects belong to its earlier version: say so once, with the fix.
+      const loaded = get().loaded;
+      const outdated = loaded ? get().subjects.filter((x) => x.packName === loaded.manifest.name && !usesCacheOf(loaded, x.fingerprint)) : [];
+      if (loaded && outdated.length > 0) {
+        const what = outdated.length === 1 ? `“${outdated[0].name}” was` : `${outdated.length} subjects were`;
+        get().notify('info', `${what} made with an earlier version of ${loaded.manifest.name}; rebuild to use ${outdated.length === 1 ? 'it' : 'them'} with ${loaded.manifest.version}.`, {
+          label: outdated.length === 1 ? 'Rebuild' : 'Rebuild all',
+          run: () => void get().rebuildSubjects(outdated.map((x) => x.id)),
+        });
       }
     },
 
@@ -432,12 +457,51 @@ export const useApp = create<AppState>()((set, get) => {
         const subject = subjects.find((s) => s.id === id);
         if (!subject) return;
         if (loaded && !usesCacheOf(loaded, subject.fingerprint)) {
-          get().notify('error', `“${subject.name}” was made with the model “${subject.packName}”; it cannot be used with this one.`);
+          get().notify('error', `“${subject.name}” was made with another model (“${subject.packName}”); rebuild it to use it with this one.`, {
+            label: 'Rebuild',
+            run: () => void get().rebuildSubjects([subject.id]),
+          });
           return;
         }
       }
       set({ selectedSubjectId: id });
       void get().persistSettings();
+    },
+
+    async rebuildSubjects(ids) {
+      const { engine, storage, loaded } = get();
+      if (!engine || !storage || !loaded || get().draft) return;
+      const todo = get().subjects.filter((s) => ids.includes(s.id) && !usesCacheOf(loaded, s.fingerprint));
+      if (todo.length === 0 || !beginJob('cache', 1)) return;
+      const model = `${loaded.manifest.name} ${loaded.manifest.version}`;
+      const rebuilt: string[] = [];
+      try {
+        for (const subject of todo) {
+          set((s) => (s.job ? { job: { ...s.job, message: `Rebuilding “${subject.name}” (${todo.indexOf(subject) + 1} of ${todo.length})` } } : {}));
+          try {
+            const { thumbnailUrl: _url, ...record } = subject;
+            const reference = await rebuildReference(record, loaded);
+            if (!reference) {
+              get().notify('error', `“${subject.name}” cannot be rebuilt: its subject file carried no picture. Add its photo again.`);
+              continue;
+            }
+            const cache = await engine.buildCache([reference], CACHE_SEED, progressToJob);
+            const next = await rebuiltSubjectRecord(record, cache, loaded);
+            if (!get().subjects.some((x) => x.id === subject.id)) continue; // deleted meanwhile
+            // The old cache is replaced only once the new record is stored.
+            await storage.putSubject(next);
+            set((s) => ({ subjects: s.subjects.map((x) => (x.id === subject.id ? { ...next, thumbnailUrl: x.thumbnailUrl } : x)) }));
+            rebuilt.push(subject.name);
+          } catch (err) {
+            get().notify('error', `Could not rebuild “${subject.name}”: ${messageOf(err)}`);
+          }
+        }
+      } finally {
+        set({ job: null });
+      }
+      if (rebuilt.length === 0) return;
+      if (todo.length === 1) get().selectSubject(todo[0].id);
+      get().notify('success', rebuilt.length === 1 ? `“${rebuilt[0]}” now works with ${model}.` : `${rebuilt.length} subjects now work with ${model}.`);
     },
 
     async renameSubject(id, name) {

@@ -7,7 +7,8 @@ import { acceptedFingerprints, usesCacheOf } from '../runtime/pack';
 import { MAX_CACHE_FILE_BYTES, THUMBNAIL_SIDE } from './config';
 import { ImportError, formatBytes, messageOf } from './errors';
 import { DREAMCACHE_EXTENSION, safeFileName } from './file-kind';
-import { blobBytes, placeholderThumbnail, thumbnailPng } from './png';
+import { referenceOnWhite } from '../runtime/image';
+import { blobBytes, placeholderThumbnail, pngToRgba, rgbaToPng, thumbnailPng } from './png';
 import type { SubjectRecord } from './storage';
 
 const MAX_NAME = 60;
@@ -52,6 +53,35 @@ export async function newSubjectRecord(opts: {
     packName: opts.loaded.manifest.name,
     fingerprint: opts.loaded.fingerprint,
     thumbnail,
+    reference: await rgbaToPng(opts.onWhite),
+    cacheFile: bytesToBlob(file, 'application/octet-stream'),
+  };
+}
+
+/**
+ * What a subject's cache is built again from, as the loaded pack takes it: the stored reference,
+ * else (records from before references were kept) the thumbnail, which for a 128-px pack is the
+ * reference itself. Null for an imported file that carried no picture.
+ */
+export async function rebuildReference(subject: SubjectRecord, loaded: LoadedInfo): Promise<RgbaImage | null> {
+  const source = subject.reference ?? (subject.thumbnailIsPlaceholder ? null : subject.thumbnail);
+  if (!source) return null;
+  let pixels: RgbaImage;
+  try {
+    pixels = await pngToRgba(source);
+  } catch (err) {
+    throw new Error(`its stored picture cannot be read (${messageOf(err)})`);
+  }
+  return referenceOnWhite(pixels, loaded.manifest.image.size);
+}
+
+/** The same subject (id, name, date, pictures) with a cache of the loaded pack. */
+export async function rebuiltSubjectRecord(subject: SubjectRecord, cache: SubjectCache, loaded: LoadedInfo): Promise<SubjectRecord> {
+  const file = await encodeDreamcache({ cache, name: subject.name, thumbnailPng: await blobBytes(subject.thumbnail) });
+  return {
+    ...subject,
+    packName: loaded.manifest.name,
+    fingerprint: loaded.fingerprint,
     cacheFile: bytesToBlob(file, 'application/octet-stream'),
   };
 }
@@ -103,10 +133,8 @@ export async function importSubjectFile(file: File, loaded: LoadedInfo | null, i
     throw new ImportError('invalid', `“${file.name}” was not imported: ${messageOf(err)}`);
   }
   const name = cleanName(decoded.name, nameFromFile(file.name));
-  const thumbnail =
-    decoded.thumbnailPng && decoded.thumbnailPng.length > 0
-      ? bytesToBlob(decoded.thumbnailPng, 'image/png')
-      : await placeholderThumbnail(name, THUMBNAIL_SIDE);
+  const carriesPicture = decoded.thumbnailPng !== null && decoded.thumbnailPng.length > 0;
+  const thumbnail = carriesPicture ? bytesToBlob(decoded.thumbnailPng!, 'image/png') : await placeholderThumbnail(name, THUMBNAIL_SIDE);
   try {
     await assertPngDecodes(thumbnail);
   } catch {
@@ -119,6 +147,8 @@ export async function importSubjectFile(file: File, loaded: LoadedInfo | null, i
     packName: loaded.manifest.name,
     fingerprint: loaded.fingerprint,
     thumbnail,
+    // A share file carries the subject on white only as its thumbnail: that is what a rebuild for another pack can use.
+    ...(carriesPicture ? {} : { thumbnailIsPlaceholder: true }),
     cacheFile: bytesToBlob(bytes, 'application/octet-stream'),
   };
 }

@@ -17,6 +17,7 @@ export function Library() {
   const busy = useApp((s) => s.job !== null || s.draft !== null);
   const addFiles = useApp((s) => s.addFiles);
   const selectSubject = useApp((s) => s.selectSubject);
+  const rebuildSubjects = useApp((s) => s.rebuildSubjects);
   const photoInput = useRef<HTMLInputElement>(null);
   const cacheInput = useRef<HTMLInputElement>(null);
 
@@ -81,7 +82,18 @@ export function Library() {
         ))}
         {others.length > 0 && (
           <li className="library-group" data-testid="other-pack-subjects">
-            Made with other models
+            <span>Made with other models</span>
+            {others.length > 1 && (
+              <button
+                className="btn btn-ghost btn-small"
+                onClick={() => void rebuildSubjects(others.map((s) => s.id))}
+                disabled={!ready || busy}
+                title="Build each of these subjects again for the model in use, from its stored picture"
+                data-testid="rebuild-all"
+              >
+                Rebuild all
+              </button>
+            )}
           </li>
         )}
         {others.map((s) => (
@@ -103,8 +115,12 @@ function SubjectCard({ subject, selected }: { subject: SubjectView; selected: bo
   const renameSubject = useApp((s) => s.renameSubject);
   const deleteSubject = useApp((s) => s.deleteSubject);
   const exportSubject = useApp((s) => s.exportSubject);
+  const rebuildSubjects = useApp((s) => s.rebuildSubjects);
+  const canRebuild = useApp((s) => s.phase === 'ready' && s.job === null && s.draft === null);
   const [editing, setEditing] = useState(false);
   const foreign = loaded !== null && !usesCacheOf(loaded, subject.fingerprint);
+  // Same name, other fingerprint: the model was updated since the subject was made.
+  const origin = loaded !== null && subject.packName === loaded.manifest.name ? `an earlier ${subject.packName}` : subject.packName;
 
   const onExport = async () => {
     const file = await exportSubject(subject.id);
@@ -118,7 +134,7 @@ function SubjectCard({ subject, selected }: { subject: SubjectView; selected: bo
         onClick={() => selectSubject(subject.id)}
         aria-pressed={selected}
         disabled={foreign}
-        title={foreign ? `Made with model “${subject.packName}”` : `Use “${subject.name}”`}
+        title={foreign ? `Made with ${origin}: rebuild it (↻) to use it with this model` : `Use “${subject.name}”`}
       >
         <img className="subject-thumb" src={subject.thumbnailUrl} alt="" />
         {editing ? null : (
@@ -127,7 +143,7 @@ function SubjectCard({ subject, selected }: { subject: SubjectView; selected: bo
           </span>
         )}
         {!editing && (
-          <span className="subject-meta">{foreign ? `needs ${subject.packName}` : new Date(subject.createdAt).toLocaleDateString()}</span>
+          <span className="subject-meta">{foreign ? `made with ${origin}` : new Date(subject.createdAt).toLocaleDateString()}</span>
         )}
       </button>
       {editing && (
@@ -153,6 +169,18 @@ function SubjectCard({ subject, selected }: { subject: SubjectView; selected: bo
         </form>
       )}
       <div className="subject-actions">
+        {foreign && (
+          <button
+            className="icon-btn"
+            onClick={() => void rebuildSubjects([subject.id])}
+            disabled={!canRebuild}
+            title="Rebuild for this model from the stored picture"
+            aria-label={`Rebuild ${subject.name} for this model`}
+            data-testid="rebuild-subject"
+          >
+            ↻
+          </button>
+        )}
         <button className="icon-btn" onClick={() => setEditing(true)} title="Rename" aria-label={`Rename ${subject.name}`}>
           ✎
         </button>

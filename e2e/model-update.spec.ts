@@ -1,0 +1,53 @@
+// A model update: the library holds a subject cached by an earlier version of the embedded pack,
+// stored before subjects kept their reference picture (as every subject made before tiny-emoji
+// 0.16.0 was). The app says so once, and one click rebuilds it from its thumbnail, which for a
+// 128-px pack is the reference itself: the rebuilt subject gives the very pixels it gave before.
+import { expect, test } from '@playwright/test';
+import { addSubject, configure, galleryPixels, generate, openApp, pixelDiff, shot } from './support/app';
+import { fixture } from './support/files';
+
+const EARLIER_FINGERPRINT = 'e'.repeat(64);
+
+test('subjects of an earlier model version are rebuilt from their thumbnails, pixel for pixel', async ({ page }) => {
+  await openApp(page, 'wasm');
+  await addSubject(page, fixture('cutout.png'), { via: 'picker' });
+  const settings = { prompt: 'a red ball on the beach', steps: 2, seed: 11 };
+  await configure(page, settings);
+  await generate(page);
+  const before = await galleryPixels(page, 0);
+
+  // What an earlier version of the same pack left in IndexedDB: its fingerprint, no reference.
+  await page.evaluate(async (fingerprint) => {
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const req = indexedDB.open('dreamcache-studio-subjects');
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+    const store = db.transaction('subjects', 'readwrite').objectStore('subjects');
+    const records = await new Promise<Record<string, unknown>[]>((resolve, reject) => {
+      const req = store.getAll();
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+    for (const { reference: _r, ...record } of records) store.put({ ...record, fingerprint }, record.id as string);
+    await new Promise((resolve) => (store.transaction.oncomplete = resolve));
+    db.close();
+  }, EARLIER_FINGERPRINT);
+
+  await page.reload();
+  await expect(page.getByTestId('backend-badge')).toBeVisible({ timeout: 120_000 });
+  const notice = page.getByTestId('notice-info').filter({ hasText: 'made with an earlier version of tiny-emoji' });
+  await expect(notice).toBeVisible({ timeout: 120_000 });
+  const subjectButton = page.getByTestId('subject').locator('button').first();
+  await expect(subjectButton).toBeDisabled();
+  await expect(subjectButton).toContainText('made with an earlier tiny-emoji');
+  await shot(page, '09-earlier-version-subject');
+
+  await notice.getByRole('button', { name: 'Rebuild' }).click();
+  await expect(subjectButton).toBeEnabled({ timeout: 60_000 });
+  await expect(subjectButton).toHaveAttribute('aria-pressed', 'true');
+  await expect(page.getByTestId('other-pack-subjects')).toHaveCount(0);
+  await configure(page, settings);
+  await generate(page);
+  expect(pixelDiff(await galleryPixels(page, 0), before)).toEqual({ max: 0, mean: 0 });
+});
