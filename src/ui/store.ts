@@ -486,8 +486,11 @@ export const useApp = create<AppState>()((set, get) => {
               continue;
             }
             const cache = await engine.buildCache([reference], CACHE_SEED, progressToJob);
-            const next = await rebuiltSubjectRecord(record, cache, loaded);
-            if (!get().subjects.some((x) => x.id === subject.id)) continue; // deleted meanwhile
+            // Renamed or deleted while its cache was built: the record as it is now wins.
+            const current = get().subjects.find((x) => x.id === subject.id);
+            if (!current) continue;
+            const { thumbnailUrl: _now, ...latest } = current;
+            const next = await rebuiltSubjectRecord(latest, cache, loaded);
             // The old cache is replaced only once the new record is stored.
             await storage.putSubject(next);
             set((s) => ({ subjects: s.subjects.map((x) => (x.id === subject.id ? { ...next, thumbnailUrl: x.thumbnailUrl } : x)) }));

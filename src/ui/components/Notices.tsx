@@ -27,7 +27,14 @@ function NoticeItem({ notice }: { notice: Notice }) {
     <div className={`notice notice-${notice.kind}`} role={notice.kind === 'error' ? 'alert' : 'status'} data-testid={`notice-${notice.kind}`}>
       <span className="notice-text">{notice.text}</span>
       {notice.action && (
-        <button className="btn btn-small" onClick={notice.action.run}>
+        <button
+          className="btn btn-small"
+          onClick={() => {
+            // An action answers the notice: it goes, and what follows reports for itself.
+            dismiss(notice.id);
+            notice.action!.run();
+          }}
+        >
           {notice.action.label}
         </button>
       )}
