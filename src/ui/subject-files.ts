@@ -1,6 +1,7 @@
 // Subjects as bytes: building a library record from a fresh cache, reading a stored cache,
-// exporting and importing .dreamcache share files. A subject is stored in the share-file
-// encoding itself, so export → import round-trips bit-identically.
+// rebuilding it for another pack from the stored picture, exporting and importing .dreamcache
+// share files. A subject is stored in the share-file encoding itself, so export → import
+// round-trips bit-identically.
 import type { LoadedInfo, RgbaImage, SubjectCache } from '../runtime/engine-types';
 import { decodeDreamcache, encodeDreamcache, type DecodedDreamcache } from '../runtime/dreamcache-file';
 import { acceptedFingerprints, usesCacheOf } from '../runtime/pack';
