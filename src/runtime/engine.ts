@@ -16,7 +16,7 @@ import { roundToHalfInPlace } from './float16';
 import { ownEncoderRows, pickRows, shareEncoderRows } from './encoder-rows';
 import { uploadFeeds } from './gpu-feeds';
 import { planGuidance } from './guidance';
-import { alphaIsMeaningful, checkImage, createRgba, maskFromAlpha, nchwToRgba, resizeMask, resizeRgba, rgbaToNchw } from './image';
+import { alphaIsMeaningful, checkImage, flattenOnWhite, maskFromAlpha, nchwToRgba, resizeMask, resizeRgba, rgbaToNchw } from './image';
 import { packFingerprint, readManifest, readVerifiedFile, usesCacheOf, type GraphRole, type PackManifest } from './pack';
 import { createPackSource, type PackSource } from './pack-source';
 import { createBlobSource } from './pack-files';
@@ -360,13 +360,3 @@ function checkRequest(r: GenerateRequest): void {
   if (!Number.isInteger(r.previewEvery) || r.previewEvery < 0) throw new InputError('previewEvery must be a non-negative integer');
 }
 
-/** Any transparency in a reference becomes white, as the contract's "subject on white" wants. */
-function flattenOnWhite(img: RgbaImage): RgbaImage {
-  const out = createRgba(img.width, img.height);
-  for (let i = 0; i < img.data.length; i += 4) {
-    const a = img.data[i + 3] / 255;
-    for (let c = 0; c < 3; c++) out.data[i + c] = Math.round(img.data[i + c] * a + 255 * (1 - a));
-    out.data[i + 3] = 255;
-  }
-  return out;
-}

@@ -4,10 +4,10 @@ import {
   alphaIsMeaningful,
   composeSubjectOnWhite,
   createRgba,
+  flattenOnWhite,
   maskBoundingBox,
   maskFromAlpha,
   nchwToRgba,
-  referenceOnWhite,
   resizeMask,
   resizePlanar,
   resizeRgba,
@@ -121,27 +121,27 @@ describe('masks and subject compositing', () => {
   });
 });
 
-describe('stored references', () => {
-  it('an opaque reference of the pack size comes back byte for byte', () => {
+describe('references on white', () => {
+  it('an opaque reference comes back byte for byte', () => {
     const ref = createRgba(8, 8, [10, 20, 30, 255]);
     ref.data.set([200, 100, 50, 255], 4 * 9);
-    const out = referenceOnWhite(ref, 8);
+    const out = flattenOnWhite(ref);
     expect(Array.from(out.data)).toEqual(Array.from(ref.data));
     expect(out.data).not.toBe(ref.data);
   });
-  it('composites transparency on white and resamples to the pack size', () => {
+  it('composites transparency on white, after resampling to the pack size as buildCache does', () => {
     const ref = createRgba(4, 4, [0, 0, 0, 0]);
     ref.data.set([0, 0, 0, 255], 0);
     ref.data.set([100, 0, 200, 128], 4);
-    const flat = referenceOnWhite(ref, 4);
+    const flat = flattenOnWhite(ref);
     expect(px(flat, 0, 0)).toEqual([0, 0, 0, 255]);
     expect(px(flat, 1, 0)).toEqual([177, 127, 227, 255]);
     expect(px(flat, 3, 3)).toEqual([255, 255, 255, 255]);
-    const small = referenceOnWhite(createRgba(4, 4, [0, 0, 0, 255]), 2);
+    const small = flattenOnWhite(resizeRgba(createRgba(4, 4, [0, 0, 0, 255]), 2, 2));
     expect([small.width, small.height]).toEqual([2, 2]);
     expect(px(small, 1, 1)).toEqual([0, 0, 0, 255]);
   });
   it('refuses an image whose data does not match its size', () => {
-    expect(() => referenceOnWhite({ width: 2, height: 2, data: new Uint8ClampedArray(4) }, 2)).toThrow(/reference data/);
+    expect(() => flattenOnWhite({ width: 2, height: 2, data: new Uint8ClampedArray(4) })).toThrow(/reference data/);
   });
 });

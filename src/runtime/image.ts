@@ -93,20 +93,16 @@ export function resizeRgba(img: RgbaImage, width: number, height: number): RgbaI
   return planarToRgba(resizePlanar(rgbaToPlanar(img), 4, img.width, img.height, width, height), width, height);
 }
 
-/**
- * A stored reference back to the square the cache is built from: transparency composited on
- * white (the method's background) and resampled to `size` (a reference kept at another pack's
- * size, or only its thumbnail). Opaque images of the right size come back unchanged.
- */
-export function referenceOnWhite(img: RgbaImage, size: number): RgbaImage {
+/** Any transparency in a reference becomes white, as the contract's "subject on white" wants. */
+export function flattenOnWhite(img: RgbaImage): RgbaImage {
   checkImage(img, 'reference');
-  const flat = new Uint8ClampedArray(img.data.length);
+  const out = createRgba(img.width, img.height);
   for (let i = 0; i < img.data.length; i += 4) {
     const a = img.data[i + 3] / 255;
-    for (let c = 0; c < 3; c++) flat[i + c] = Math.round(img.data[i + c] * a + 255 * (1 - a));
-    flat[i + 3] = 255;
+    for (let c = 0; c < 3; c++) out.data[i + c] = Math.round(img.data[i + c] * a + 255 * (1 - a));
+    out.data[i + 3] = 255;
   }
-  return resizeRgba({ width: img.width, height: img.height, data: flat }, size, size);
+  return out;
 }
 
 export function resizeMask(mask: MaskImage, width: number, height: number): MaskImage {

@@ -187,6 +187,10 @@ function subjectView(record: SubjectRecord): SubjectView {
   return { ...record, thumbnailUrl: URL.createObjectURL(record.thumbnail) };
 }
 
+function subjectRecord({ thumbnailUrl: _url, ...record }: SubjectView): SubjectRecord {
+  return record;
+}
+
 function galleryView(record: GalleryRecord): GalleryView {
   return { ...record, url: URL.createObjectURL(record.png) };
 }
@@ -476,11 +480,10 @@ export const useApp = create<AppState>()((set, get) => {
       const model = `${loaded.manifest.name} ${loaded.manifest.version}`;
       const rebuilt: string[] = [];
       try {
-        for (const subject of todo) {
-          set((s) => (s.job ? { job: { ...s.job, message: `Rebuilding “${subject.name}” (${todo.indexOf(subject) + 1} of ${todo.length})` } } : {}));
+        for (const [i, subject] of todo.entries()) {
+          set((s) => (s.job ? { job: { ...s.job, message: `Rebuilding “${subject.name}” (${i + 1} of ${todo.length})` } } : {}));
           try {
-            const { thumbnailUrl: _url, ...record } = subject;
-            const reference = await rebuildReference(record, loaded);
+            const reference = await rebuildReference(subjectRecord(subject));
             if (!reference) {
               get().notify('error', `“${subject.name}” cannot be rebuilt: its subject file carried no picture. Add its photo again.`);
               continue;
@@ -489,8 +492,7 @@ export const useApp = create<AppState>()((set, get) => {
             // Renamed or deleted while its cache was built: the record as it is now wins.
             const current = get().subjects.find((x) => x.id === subject.id);
             if (!current) continue;
-            const { thumbnailUrl: _now, ...latest } = current;
-            const next = await rebuiltSubjectRecord(latest, cache, loaded);
+            const next = await rebuiltSubjectRecord(subjectRecord(current), cache, loaded);
             // The old cache is replaced only once the new record is stored.
             await storage.putSubject(next);
             set((s) => ({ subjects: s.subjects.map((x) => (x.id === subject.id ? { ...next, thumbnailUrl: x.thumbnailUrl } : x)) }));
@@ -512,9 +514,8 @@ export const useApp = create<AppState>()((set, get) => {
       const trimmed = cleanName(name, '');
       const subject = subjects.find((s) => s.id === id);
       if (!storage || !subject || !trimmed || trimmed === subject.name) return;
-      const { thumbnailUrl: _url, ...record } = subject;
       try {
-        await storage.putSubject({ ...record, name: trimmed });
+        await storage.putSubject({ ...subjectRecord(subject), name: trimmed });
         set((s) => ({ subjects: s.subjects.map((x) => (x.id === id ? { ...x, name: trimmed } : x)) }));
       } catch (err) {
         get().notify('error', `Could not rename “${subject.name}”: ${messageOf(err)}`);

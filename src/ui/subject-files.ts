@@ -8,7 +8,6 @@ import { acceptedFingerprints, usesCacheOf } from '../runtime/pack';
 import { MAX_CACHE_FILE_BYTES, THUMBNAIL_SIDE } from './config';
 import { ImportError, formatBytes, messageOf } from './errors';
 import { DREAMCACHE_EXTENSION, safeFileName } from './file-kind';
-import { referenceOnWhite } from '../runtime/image';
 import { blobBytes, placeholderThumbnail, pngToRgba, rgbaToPng, thumbnailPng } from './png';
 import type { SubjectRecord } from './storage';
 
@@ -60,20 +59,19 @@ export async function newSubjectRecord(opts: {
 }
 
 /**
- * What a subject's cache is built again from, as the loaded pack takes it: the stored reference,
- * else (records from before references were kept) the thumbnail, which for a 128-px pack is the
- * reference itself. Null for an imported file that carried no picture.
+ * What a subject's cache is built again from: the stored reference, else (records from before
+ * references were kept) the thumbnail, which for a 128-px pack is the reference itself. As stored:
+ * buildCache resizes it to its pack's size and puts any transparency on white. Null for an
+ * imported file that carried no picture.
  */
-export async function rebuildReference(subject: SubjectRecord, loaded: LoadedInfo): Promise<RgbaImage | null> {
+export async function rebuildReference(subject: SubjectRecord): Promise<RgbaImage | null> {
   const source = subject.reference ?? (subject.thumbnailIsPlaceholder ? null : subject.thumbnail);
   if (!source) return null;
-  let pixels: RgbaImage;
   try {
-    pixels = await pngToRgba(source);
+    return await pngToRgba(source);
   } catch (err) {
     throw new Error(`its stored picture cannot be read (${messageOf(err)})`);
   }
-  return referenceOnWhite(pixels, loaded.manifest.image.size);
 }
 
 /** The same subject (id, name, date, pictures) with a cache of the loaded pack. */
