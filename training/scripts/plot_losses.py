@@ -1,22 +1,35 @@
 """Loss curves from trainer logs (log.jsonl) as a PNG, with PIL only (no matplotlib on CI).
 
     python3 scripts/plot_losses.py OUT.png "title" LOG [LOG ...] [--key loss[,loss_ref,...]] [--smooth N]
+                                   [--from-step S]
 Several logs of one resumed run are concatenated by step; --smooth averages N logged points
-(the adapter trainer's loss_ref / loss_noref differ by less than their noise per log line)."""
+(the adapter trainer's loss_ref / loss_noref differ by less than their noise per log line).
+Logs given as NAME=LOG are arms trained side by side: each gets its own curve per key, and
+--from-step keeps the steps they share (the arms' logs carry the history they started from)."""
 import argparse
 import json
 
 from PIL import Image, ImageDraw
 
 
-def read(paths, key):
+def read(paths, key, from_step=0):
     pts = {}
     for p in paths:
         for line in open(p):
             r = json.loads(line)
-            if "step" in r and key in r:
+            if "step" in r and key in r and r["step"] >= from_step:
                 pts[r["step"]] = r[key]
     return sorted(pts.items())
+
+
+def curves(logs, keys, n, from_step=0):
+    """{label: points}: one curve per key over the joined logs, or per arm and key when logs are NAME=LOG."""
+    arms = [lg.split("=", 1) for lg in logs if "=" in lg]
+    if not arms:
+        return {k: smooth(read(logs, k, from_step), n) for k in keys}
+    if len(arms) != len(logs):
+        raise SystemExit("give every log as NAME=LOG, or none")
+    return {f"{name} {k}": smooth(read([path], k, from_step), n) for name, path in arms for k in keys}
 
 
 # PIL's built-in bitmap font encodes latin-1 only; titles are typed like the docs, with arrows and dashes.
@@ -36,7 +49,7 @@ def plot(series, title, out, w=640, h=360):
     left, right, top, bottom = 60, w - 20, 30, h - 40
     xs = [x for s in series.values() for x, _ in s]
     ys = [y for s in series.values() for _, y in s]
-    x0, x1 = 0, max(xs)
+    x0, x1 = (0 if min(xs) < 0.2 * max(xs) else min(xs)), max(xs)
     y0, y1 = min(ys) * 0.95, max(ys) * 1.05
     d.rectangle([left, top, right, bottom], outline="black")
     d.text((left, 8), drawable(title), fill="black")
@@ -54,7 +67,7 @@ def plot(series, title, out, w=640, h=360):
         pts = [(left + (right - left) * (x - x0) / max(1, x1 - x0), bottom - (bottom - top) * (y - y0) / (y1 - y0))
                for x, y in s]
         d.line(pts, fill=colors[k % 4], width=2)
-        d.text((right - 160, top + 8 + 14 * k), drawable(name), fill=colors[k % 4])
+        d.text((right - 200, top + 8 + 14 * k), drawable(name), fill=colors[k % 4])
     img.save(out)
 
 
@@ -65,8 +78,9 @@ def main():
     ap.add_argument("logs", nargs="+")
     ap.add_argument("--key", default="loss", help="one key or a comma list (one curve each)")
     ap.add_argument("--smooth", type=int, default=1)
+    ap.add_argument("--from-step", type=int, default=0, help="leave out steps before this one")
     a = ap.parse_args()
-    plot({k: smooth(read(a.logs, k), a.smooth) for k in a.key.split(",")}, a.title, a.out)
+    plot(curves(a.logs, a.key.split(","), a.smooth, a.from_step), a.title, a.out)
 
 
 def smooth(pts, n):

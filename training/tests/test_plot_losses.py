@@ -34,3 +34,15 @@ def test_a_title_with_arrows_and_dashes_draws(tmp_path):
     plot_losses.plot({"loss_ref": plot_losses.read([log], "loss_ref")}, title, str(out))
     assert Image.open(out).size == (640, 360)
     assert plot_losses.drawable(title) == "adapters v8 -> v9 - loss ~ 0.064, 30 \u00d7 ?"
+
+
+def test_named_logs_are_arms_each_with_its_own_curve_from_a_shared_step(tmp_path):
+    b = _log(tmp_path / "b.jsonl", [100, 200, 300, 400])
+    c = _log(tmp_path / "c.jsonl", [100, 300, 500])
+    got = plot_losses.curves([f"B={b}", f"C={c}"], ["loss_ref"], 1, from_step=300)
+    assert list(got) == ["B loss_ref", "C loss_ref"]
+    assert [x for x, _ in got["B loss_ref"]] == [300, 400]
+    assert [x for x, _ in got["C loss_ref"]] == [300, 500]
+    out = tmp_path / "arms.png"
+    plot_losses.plot(got, "arms", str(out))
+    assert Image.open(out).size == (640, 360)
