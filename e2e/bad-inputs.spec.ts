@@ -1,6 +1,7 @@
 // Every kind of bad file gets a message that says what is wrong, and the library is left
 // exactly as it was (checked in the UI and again after a reload, i.e. in IndexedDB).
 import { expect, test, type Page } from '@playwright/test';
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { addSubject, dropFile, expectError, openApp, shot } from './support/app';
@@ -9,6 +10,24 @@ import { GENERATED, fixture, hugePng } from './support/files';
 async function expectLibraryUnchanged(page: Page, names: string[]) {
   await expect(page.getByTestId('mask-preview')).toBeHidden();
   await expect(page.getByTestId('subject-name')).toHaveText(names);
+}
+
+/** The share file as another model would have written it, without a thumbnail or reference picture (version 1). */
+function otherModelWithoutPicture(file: Buffer): Buffer {
+  const headerLength = file.readUInt32LE(12);
+  const header = JSON.parse(file.subarray(16, 16 + headerLength).toString('utf8'));
+  const pictures = header.thumbnail.bytes + (header.reference?.bytes ?? 0);
+  const tensors = file.subarray(16 + headerLength, file.length - 32 - pictures);
+  header.pack = { name: 'another-model', fingerprint: 'b'.repeat(64) };
+  header.thumbnail = { bytes: 0, mimeType: 'image/png' };
+  delete header.reference;
+  const headerBytes = Buffer.from(JSON.stringify(header));
+  const prefix = Buffer.alloc(16);
+  file.copy(prefix, 0, 0, 8);
+  prefix.writeUInt32LE(1, 8);
+  prefix.writeUInt32LE(headerBytes.length, 12);
+  const body = Buffer.concat([prefix, headerBytes, tensors]);
+  return Buffer.concat([body, createHash('sha256').update(body).digest()]);
 }
 
 test('bad photos and bad share files are refused with a clear message', async ({ page }) => {
@@ -67,6 +86,13 @@ test('bad photos and bad share files are refused with a clear message', async ({
   writeFileSync(empty, Buffer.alloc(0));
   await dropFile(page, empty);
   await expectError(page, /“empty\.dreamcache” is empty \(0 bytes\)/);
+  await expectLibraryUnchanged(page, names);
+
+  // Sound, but made with another model and with no picture to rebuild it from.
+  const elsewhere = path.join(GENERATED, 'elsewhere.dreamcache');
+  writeFileSync(elsewhere, otherModelWithoutPicture(bytes));
+  await dropFile(page, elsewhere);
+  await expectError(page, /“elsewhere\.dreamcache” was not imported: it was made with another model \(“another-model”\) and carries no picture/);
   await expectLibraryUnchanged(page, names);
 
   await dropFile(page, fixture('subject-photo.jpg'), 'photo.dreamcache');

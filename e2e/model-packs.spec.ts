@@ -1,14 +1,15 @@
 // Loading another model pack: picked as files, checked, stored, switched to, used with the
 // network cut; a tampered copy is refused with the file named and the active pack unchanged.
 // A subject follows the switches by being rebuilt from its stored picture, and back on the first
-// pack it gives the very pixels it gave before.
+// pack it gives the very pixels it gave before. Its share file, exported with the first pack and
+// imported with the second, is rebuilt there from the picture it carries: the same pixels again.
 import { expect, test, type Page } from '@playwright/test';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { addSubject, configure, galleryPixels, generate, openApp, pixelDiff, shot } from './support/app';
-import { fixture } from './support/files';
+import { GENERATED, fixture } from './support/files';
 
 const DEV_PACK = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../public/models/dev-tiny');
 
@@ -43,6 +44,11 @@ test('load a pack from files, switch to it, rebuild a subject for it, use it off
   await configure(page, settings);
   await generate(page);
   const before = await galleryPixels(page, 0);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-subject').click()]);
+  mkdirSync(GENERATED, { recursive: true });
+  const shared = path.join(GENERATED, 'cutout-tiny-emoji.dreamcache');
+  await download.saveAs(shared);
+  expect(readFileSync(shared).readUInt32LE(8)).toBe(2); // version 2: it carries the reference picture
 
   await openModels(page);
   await expect(page.getByTestId('pack-row')).toHaveCount(1);
@@ -86,6 +92,21 @@ test('load a pack from files, switch to it, rebuild a subject for it, use it off
   await configure(page, settings);
   await generate(page);
   await expect(page.getByTestId('gallery-item').first()).toContainText('cutout');
+  const onDev = await galleryPixels(page, 0);
+
+  // The share file made with tiny-emoji, imported here: stored, rebuilt from its picture, selected.
+  await page.getByTestId('cache-input').setInputFiles(shared);
+  await expect(page.getByTestId('notice-info').last()).toContainText('made with tiny-emoji: rebuilding it for this model');
+  await expect(page.getByTestId('notice-success').last()).toContainText('now works with dev-tiny 0.1.0', { timeout: 60_000 });
+  await expect(page.getByTestId('subject')).toHaveCount(2);
+  await expect(page.getByTestId('other-pack-subjects')).toHaveCount(0);
+  await expect(page.getByTestId('subject').nth(1).locator('button').first()).toHaveAttribute('aria-pressed', 'true');
+  await configure(page, settings);
+  await generate(page);
+  expect(pixelDiff(await galleryPixels(page, 0), onDev)).toEqual({ max: 0, mean: 0 });
+  page.once('dialog', (dialog) => void dialog.accept());
+  await page.getByTestId('subject').nth(1).getByTestId('delete-subject').click();
+  await expect(page.getByTestId('subject')).toHaveCount(1);
 
   // One byte changed in unet.onnx: refused, nothing stored, the active pack unchanged.
   await openModels(page);

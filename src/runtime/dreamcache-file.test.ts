@@ -122,8 +122,43 @@ describe('.dreamcache codec', () => {
 
   it('refuses an unsupported version', async () => {
     const b = (await encodeDreamcache({ cache: makeCache(), name: 'x' })).slice();
-    new DataView(b.buffer).setUint32(8, 2, true);
+    new DataView(b.buffer).setUint32(8, 3, true);
     expect(await reasonOf(b)).toBe('unsupported_version');
+  });
+
+  it('writes version 1 without a reference picture and version 2 with one, which round-trips', async () => {
+    const cache = makeCache();
+    const createdAt = new Date('2026-01-02T03:04:05Z');
+    const v1 = await encodeDreamcache({ cache, name: 'Corgi', thumbnailPng: PNG, createdAt });
+    expect(new DataView(v1.buffer).getUint32(8, true)).toBe(1);
+    expect((await decodeDreamcache(v1, opts)).referencePng).toBeNull();
+    const REF = new Uint8Array([...PNG, 9, 9, 9]);
+    const v2 = await encodeDreamcache({ cache, name: 'Corgi', thumbnailPng: PNG, referencePng: REF, createdAt });
+    expect(new DataView(v2.buffer).getUint32(8, true)).toBe(2);
+    expect(v2.length).toBe(v1.length + REF.length + '"reference":{"bytes":16,"mimeType":"image/png"},'.length);
+    const out = await decodeDreamcache(v2, opts);
+    expect(out.thumbnailPng).toEqual(PNG);
+    expect(out.referencePng).toEqual(REF);
+    expect(new Uint32Array(out.cache.layers[1].data.buffer)).toEqual(new Uint32Array(cache.layers[1].data.buffer));
+    const again = await encodeDreamcache({ cache: out.cache, name: out.name, thumbnailPng: PNG, referencePng: REF, createdAt });
+    expect(again).toEqual(v2);
+    // every cut and every flipped byte of the reference is caught
+    expect(await reasonOf(v2.slice(0, v2.length - 33))).toBe('truncated');
+    const flipped = v2.slice();
+    flipped[v2.length - 32 - 2] ^= 0x01;
+    expect(await reasonOf(flipped)).toBe('checksum');
+  });
+
+  it('refuses a reference that is not a PNG or is declared badly, and ignores the key in version 1', async () => {
+    const notPng = await encodeDreamcache({ cache: makeCache(), name: 'x', referencePng: new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]) });
+    expect(await reasonOf(notPng)).toBe('malformed_header');
+    const v2 = await encodeDreamcache({ cache: makeCache(), name: 'x', referencePng: PNG });
+    expect(await reasonOf(await withHeader(v2, (h) => (h.reference.mimeType = 'image/jpeg')))).toBe('malformed_header');
+    expect(await reasonOf(await withHeader(v2, (h) => (h.reference = { bytes: 0, mimeType: 'image/png' })))).toBe('malformed_header');
+    // version 1 predates the key: a v1 file that happens to carry one is read without a reference
+    const v1 = await encodeDreamcache({ cache: makeCache(), name: 'x' });
+    const out = await decodeDreamcache(await withHeader(v1, (h) => (h.reference = { bytes: 13, mimeType: 'image/png' })), opts);
+    expect(out.referencePng).toBeNull();
   });
 
   it('refuses tampered tensors, thumbnail, header and checksum', async () => {
@@ -173,6 +208,19 @@ describe('.dreamcache codec', () => {
     const bytes = await encodeDreamcache({ cache: makeCache(), name: 'x' });
     expect(await reasonOf(bytes, { ...opts, expectedFingerprint: OTHER_FP })).toBe('other_pack');
     expect(await reasonOf(bytes, { ...opts, expectedFingerprint: [OTHER_FP, 'c'.repeat(64)] })).toBe('other_pack');
+  });
+
+  it("reads another pack's file only when asked to, without checking its layers against the loaded pack's", async () => {
+    const bytes = await encodeDreamcache({ cache: makeCache(), name: 'x', referencePng: PNG });
+    const out = await decodeDreamcache(bytes, { ...opts, expectedFingerprint: OTHER_FP, expectedLayers: [LAYERS[0]], otherPacks: 'accept' });
+    expect(out.samePack).toBe(false);
+    expect(out.cache.fingerprint).toBe(FP);
+    expect(out.referencePng).toEqual(PNG);
+    expect((await decodeDreamcache(bytes, { ...opts, otherPacks: 'accept' })).samePack).toBe(true);
+    // a damaged file of another pack is still refused
+    const b = bytes.slice();
+    b[40] ^= 0x01;
+    expect(await reasonOf(b, { ...opts, expectedFingerprint: OTHER_FP, otherPacks: 'accept' })).not.toBe('other_pack');
   });
 
   it('reads a cache of an earlier pack the loaded one declares compatible', async () => {

@@ -1,12 +1,15 @@
-// The `.dreamcache` file: a subject cache, its pack fingerprint, a thumbnail and a checksum.
-// Layout and rules: docs/cache-format.md. Decoding validates everything before returning.
+// The `.dreamcache` file: a subject cache, its pack fingerprint, a thumbnail, the reference picture
+// (version 2) and a checksum. Layout and rules: docs/cache-format.md. Decoding validates everything
+// before returning.
 import type { SubjectCache } from './engine-types';
 import { CacheFileError } from './errors';
 import { decodeHalf, encodeHalf } from './float16';
 import { sha256, toHex } from './hash';
 
 export const DREAMCACHE_MAGIC = new Uint8Array([0x89, 0x44, 0x43, 0x41, 0x43, 0x48, 0x45, 0x0a]); // \x89DCACHE\n
-export const DREAMCACHE_VERSION = 1;
+/** Written when the file carries its reference picture; files without one stay version 1. */
+export const DREAMCACHE_VERSION = 2;
+const READABLE_VERSIONS = [1, DREAMCACHE_VERSION];
 export const DREAMCACHE_EXTENSION = '.dreamcache';
 export const DREAMCACHE_MIME = 'application/x-dreamcache';
 /** Default refusal size: far above a 4-reference SD 1.5 cache in float32 (~49 MB). */
@@ -28,12 +31,15 @@ export interface DreamcacheHeader {
   dtype: DreamcacheDtype;
   layers: { name: string; shape: [1, number, number] }[];
   thumbnail: { bytes: number; mimeType: 'image/png' };
+  /** Version 2: the subject on white at the pack's size, what a rebuild for another model starts from. */
+  reference?: { bytes: number; mimeType: 'image/png' };
 }
 
 export interface EncodeDreamcacheInput {
   cache: SubjectCache;
   name: string;
   thumbnailPng?: Uint8Array | null;
+  referencePng?: Uint8Array | null;
   dtype?: DreamcacheDtype;
   createdAt?: Date;
 }
@@ -42,8 +48,11 @@ export interface DecodedDreamcache {
   cache: SubjectCache;
   name: string;
   thumbnailPng: Uint8Array | null;
+  referencePng: Uint8Array | null;
   createdAt: string;
   dtype: DreamcacheDtype;
+  /** False only with `otherPacks: 'accept'`, for a file of a pack not in `expectedFingerprint`. */
+  samePack: boolean;
 }
 
 export interface ExpectedLayer {
@@ -62,6 +71,11 @@ export interface DecodeDreamcacheOptions {
   /** The loaded pack's `cache.layers`; checked against the declared shapes when given. */
   expectedLayers?: readonly ExpectedLayer[];
   maxBytes?: number;
+  /**
+   * 'accept': a sound file of another pack is returned (`samePack` false, its layers not checked
+   * against `expectedLayers`) instead of refused, for an app that rebuilds it from its picture.
+   */
+  otherPacks?: 'refuse' | 'accept';
 }
 
 const isLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -70,6 +84,7 @@ export async function encodeDreamcache(input: EncodeDreamcacheInput): Promise<Ui
   const { cache } = input;
   const dtype = input.dtype ?? 'float16';
   const thumb = input.thumbnailPng ?? new Uint8Array(0);
+  const ref = input.referencePng ?? new Uint8Array(0);
   const header: DreamcacheHeader = {
     format: 'dreamcache',
     pack: { name: cache.packName, fingerprint: cache.fingerprint },
@@ -79,19 +94,21 @@ export async function encodeDreamcache(input: EncodeDreamcacheInput): Promise<Ui
     dtype,
     layers: cache.layers.map((l) => ({ name: l.name, shape: [1, l.shape[1], l.shape[2]] })),
     thumbnail: { bytes: thumb.byteLength, mimeType: 'image/png' },
+    ...(ref.byteLength > 0 ? { reference: { bytes: ref.byteLength, mimeType: 'image/png' as const } } : {}),
   };
-  checkHeader(header); // never write a file we would refuse to read
+  const version = ref.byteLength > 0 ? DREAMCACHE_VERSION : 1;
+  checkHeader(header, version); // never write a file we would refuse to read
   cache.layers.forEach((l) => {
     if (l.data.length !== l.shape[1] * l.shape[2]) throw new RangeError(`layer ${l.name}: data length ≠ shape`);
   });
   const headerBytes = new TextEncoder().encode(JSON.stringify(header));
   const width = dtype === 'float16' ? 2 : 4;
   const tensorBytes = cache.layers.reduce((s, l) => s + l.data.length * width, 0);
-  const total = PREFIX + headerBytes.length + tensorBytes + thumb.byteLength + CHECKSUM;
+  const total = PREFIX + headerBytes.length + tensorBytes + thumb.byteLength + ref.byteLength + CHECKSUM;
   const out = new Uint8Array(total);
   const view = new DataView(out.buffer);
   out.set(DREAMCACHE_MAGIC, 0);
-  view.setUint32(8, DREAMCACHE_VERSION, true);
+  view.setUint32(8, version, true);
   view.setUint32(12, headerBytes.length, true);
   out.set(headerBytes, PREFIX);
   let offset = PREFIX + headerBytes.length;
@@ -109,6 +126,8 @@ export async function encodeDreamcache(input: EncodeDreamcacheInput): Promise<Ui
   }
   out.set(thumb, offset);
   offset += thumb.byteLength;
+  out.set(ref, offset);
+  offset += ref.byteLength;
   out.set(await sha256(out.subarray(0, offset)), offset);
   return out;
 }
@@ -122,7 +141,7 @@ function isObj(v: unknown): v is Record<string, unknown> {
 }
 
 /** Schema check of a parsed header; throws CacheFileError('malformed_header'). */
-function checkHeader(h: unknown): asserts h is DreamcacheHeader {
+function checkHeader(h: unknown, version: number): asserts h is DreamcacheHeader {
   const m: (why: string) => never = (why) => bad('malformed_header', `Not a valid cache file: header ${why}`);
   if (!isObj(h)) m('is not a JSON object');
   if (h.format !== 'dreamcache') m('format must be "dreamcache"');
@@ -147,6 +166,19 @@ function checkHeader(h: unknown): asserts h is DreamcacheHeader {
   if (!isObj(h.thumbnail) || !Number.isInteger(h.thumbnail.bytes) || (h.thumbnail.bytes as number) < 0 || h.thumbnail.mimeType !== 'image/png') {
     m('thumbnail must give a byte count and mimeType "image/png"');
   }
+  // Version 1 ignores unknown keys, so a "reference" there is not part of the file.
+  if (version === 1) delete h.reference;
+  else if (h.reference !== undefined && (!isObj(h.reference) || !Number.isInteger(h.reference.bytes) || (h.reference.bytes as number) < 1 || h.reference.mimeType !== 'image/png')) {
+    m('reference must give a positive byte count and mimeType "image/png"');
+  }
+}
+
+/** The PNG of `bytes` bytes at `offset`, or null for 0 bytes; refused unless it starts with the PNG signature. */
+function pngAt(bytes: Uint8Array, offset: number, length: number, what: string): Uint8Array | null {
+  if (length === 0) return null;
+  const png = bytes.slice(offset, offset + length);
+  if (length < 8 || !PNG_SIGNATURE.every((b, i) => png[i] === b)) bad('malformed_header', `Not a valid cache file: the ${what} is not a PNG`);
+  return png;
 }
 
 export async function decodeDreamcache(bytes: Uint8Array, options: DecodeDreamcacheOptions): Promise<DecodedDreamcache> {
@@ -162,7 +194,9 @@ export async function decodeDreamcache(bytes: Uint8Array, options: DecodeDreamca
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint32(8, true);
-  if (version !== DREAMCACHE_VERSION) bad('unsupported_version', `Unsupported cache file version ${version} (this app reads version ${DREAMCACHE_VERSION})`);
+  if (!READABLE_VERSIONS.includes(version)) {
+    bad('unsupported_version', `Unsupported cache file version ${version} (this app reads versions ${READABLE_VERSIONS.join(' and ')}); a newer app made it`);
+  }
   const headerLength = view.getUint32(12, true);
   if (headerLength === 0 || headerLength > MAX_HEADER) bad('malformed_header', `Not a valid cache file: header length ${headerLength}`);
   if (PREFIX + headerLength + CHECKSUM > bytes.byteLength) bad('truncated', 'Cache file is truncated: it ends inside the header');
@@ -172,10 +206,11 @@ export async function decodeDreamcache(bytes: Uint8Array, options: DecodeDreamca
   } catch {
     bad('malformed_header', 'Not a valid cache file: the header is not UTF-8 JSON');
   }
-  checkHeader(header);
+  checkHeader(header, version);
   const width = header.dtype === 'float16' ? 2 : 4;
   const tensorBytes = header.layers.reduce((s, l) => s + l.shape[1] * l.shape[2] * width, 0);
-  const expected = PREFIX + headerLength + tensorBytes + header.thumbnail.bytes + CHECKSUM;
+  const referenceBytes = header.reference?.bytes ?? 0;
+  const expected = PREFIX + headerLength + tensorBytes + header.thumbnail.bytes + referenceBytes + CHECKSUM;
   if (bytes.byteLength < expected) bad('truncated', `Cache file is truncated: ${bytes.byteLength} of ${expected} bytes`);
   if (bytes.byteLength > expected) bad('size_mismatch', `Cache file has ${bytes.byteLength - expected} unexpected trailing bytes`);
 
@@ -185,10 +220,11 @@ export async function decodeDreamcache(bytes: Uint8Array, options: DecodeDreamca
   if (toHex(digest) !== toHex(stored)) bad('checksum', 'Cache file is damaged or was modified: checksum mismatch');
 
   const accepted = typeof options.expectedFingerprint === 'string' ? [options.expectedFingerprint] : options.expectedFingerprint;
-  if (!accepted.includes(header.pack.fingerprint)) {
+  const samePack = accepted.includes(header.pack.fingerprint);
+  if (!samePack && options.otherPacks !== 'accept') {
     bad('other_pack', `This cache was made by another model pack ("${header.pack.name}"); rebuild it with the loaded pack`);
   }
-  if (options.expectedLayers) {
+  if (options.expectedLayers && samePack) {
     const exp = options.expectedLayers;
     const got = header.layers;
     if (exp.length !== got.length) bad('layer_mismatch', `Cache has ${got.length} layers, the pack caches ${exp.length}`);
@@ -217,17 +253,15 @@ export async function decodeDreamcache(bytes: Uint8Array, options: DecodeDreamca
     offset += n * width;
     return { name: l.name, shape: [1, l.shape[1], l.shape[2]] as [number, number, number], data };
   });
-  const thumbBytes = header.thumbnail.bytes;
-  let thumbnailPng: Uint8Array | null = null;
-  if (thumbBytes > 0) {
-    thumbnailPng = bytes.slice(offset, offset + thumbBytes);
-    if (thumbBytes < 8 || !PNG_SIGNATURE.every((b, i) => thumbnailPng![i] === b)) bad('malformed_header', 'Not a valid cache file: the thumbnail is not a PNG');
-  }
+  const thumbnailPng = pngAt(bytes, offset, header.thumbnail.bytes, 'thumbnail');
+  const referencePng = pngAt(bytes, offset + header.thumbnail.bytes, referenceBytes, 'reference picture');
   return {
     cache: { packName: header.pack.name, fingerprint: header.pack.fingerprint, references: header.references, layers },
     name: header.subject.name,
     thumbnailPng,
+    referencePng,
     createdAt: header.createdAt,
     dtype: header.dtype,
+    samePack,
   };
 }

@@ -15,7 +15,7 @@ export class PhotoInputError extends Error {
   }
 }
 
-export type ImportErrorReason = 'empty' | 'too-big' | 'no-model' | 'invalid';
+export type ImportErrorReason = 'empty' | 'too-big' | 'no-model' | 'invalid' | 'other-model';
 
 export class ImportError extends Error {
   override name = 'ImportError';

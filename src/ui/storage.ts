@@ -16,7 +16,8 @@ export interface SubjectRecord {
   thumbnailIsPlaceholder?: boolean;
   /**
    * PNG of the subject on white at the size of the pack that cached it, kept so the cache can be
-   * built again for another pack. Absent in records made before it was kept, and in imports.
+   * built again for another pack. Absent in records made before it was kept, and in imports of
+   * share files without one (version 1).
    */
   reference?: Blob;
   /** The cache, as the bytes of a .dreamcache share file (one codec for storage and sharing). */

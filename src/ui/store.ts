@@ -557,9 +557,22 @@ export const useApp = create<AppState>()((set, get) => {
         // Everything is checked first; only then does the library change.
         const record = await importSubjectFile(file, loaded, newId());
         await storage.putSubject(record);
-        set((s) => ({ subjects: [...s.subjects, subjectView(record)], selectedSubjectId: record.id }));
-        get().notify('success', `Imported “${record.name}”.`);
-        void get().persistSettings();
+        if (usesCacheOf(loaded, record.fingerprint)) {
+          set((s) => ({ subjects: [...s.subjects, subjectView(record)], selectedSubjectId: record.id }));
+          get().notify('success', `Imported “${record.name}”.`);
+          void get().persistSettings();
+          return;
+        }
+        // Made with another model: stored as such (nothing is lost), then built again for this one.
+        set((s) => ({ subjects: [...s.subjects, subjectView(record)] }));
+        const busy = get().job !== null || get().draft !== null;
+        get().notify(
+          'info',
+          busy
+            ? `Imported “${record.name}”, made with ${record.packName}. Rebuild it (↻) for this model once the current step is done.`
+            : `Imported “${record.name}”, made with ${record.packName}: rebuilding it for this model from its picture.`,
+        );
+        if (!busy) await get().rebuildSubjects([record.id]);
       } catch (err) {
         get().notify('error', messageOf(err));
       }

@@ -1,7 +1,7 @@
 // Subjects as bytes: building a library record from a fresh cache, reading a stored cache,
 // rebuilding it for another pack from the stored picture, exporting and importing .dreamcache
-// share files. A subject is stored in the share-file encoding itself, so export → import
-// round-trips bit-identically.
+// share files. A subject's cache is stored in the share-file encoding itself; export adds the
+// reference picture, so a file made with another model can be rebuilt where it is imported.
 import type { LoadedInfo, RgbaImage, SubjectCache } from '../runtime/engine-types';
 import { decodeDreamcache, encodeDreamcache, type DecodedDreamcache } from '../runtime/dreamcache-file';
 import { acceptedFingerprints, usesCacheOf } from '../runtime/pack';
@@ -90,13 +90,18 @@ export async function readSubjectCache(subject: SubjectRecord, loaded: LoadedInf
   return (await decodeDreamcache(bytes, decodeOptions(loaded, loaded.fingerprint))).cache;
 }
 
-/** Re-encoded so the file carries the current name (renames do not touch the stored bytes). */
+/**
+ * Re-encoded so the file carries the current name (renames do not touch the stored bytes) and the
+ * reference picture, from which an app with another model rebuilds the subject.
+ */
 export async function exportSubjectFile(subject: SubjectRecord, loaded: LoadedInfo | null): Promise<{ blob: Blob; fileName: string }> {
   const decoded = await decodeDreamcache(await blobBytes(subject.cacheFile), decodeOptions(loaded, subject.fingerprint));
   const file = await encodeDreamcache({
     cache: decoded.cache,
     name: subject.name,
-    thumbnailPng: await blobBytes(subject.thumbnail),
+    // A thumbnail drawn from the name is not a picture of the subject: nothing to rebuild from.
+    thumbnailPng: subject.thumbnailIsPlaceholder ? null : await blobBytes(subject.thumbnail),
+    referencePng: subject.reference ? await blobBytes(subject.reference) : null,
     dtype: decoded.dtype,
   });
   return {
@@ -110,7 +115,11 @@ async function assertPngDecodes(blob: Blob): Promise<void> {
   bitmap.close();
 }
 
-/** Checks a share file completely; returns the record to store, or throws ImportError. */
+/**
+ * Checks a share file completely; returns the record to store, or throws ImportError. A file made
+ * with another model is accepted when it carries a picture to rebuild it from (the reference, else
+ * the thumbnail): its record keeps that model's fingerprint until the caller rebuilds it.
+ */
 export async function importSubjectFile(file: File, loaded: LoadedInfo | null, id: string): Promise<SubjectRecord> {
   if (!loaded) {
     throw new ImportError('no-model', `Wait for the model to finish loading, then import “${file.name}” again.`);
@@ -127,26 +136,37 @@ export async function importSubjectFile(file: File, loaded: LoadedInfo | null, i
   const bytes = new Uint8Array(await file.arrayBuffer());
   let decoded: DecodedDreamcache;
   try {
-    decoded = await decodeDreamcache(bytes, decodeOptions(loaded, loaded.fingerprint));
+    decoded = await decodeDreamcache(bytes, { ...decodeOptions(loaded, loaded.fingerprint), otherPacks: 'accept' });
   } catch (err) {
     throw new ImportError('invalid', `“${file.name}” was not imported: ${messageOf(err)}`);
   }
   const name = cleanName(decoded.name, nameFromFile(file.name));
-  const carriesPicture = decoded.thumbnailPng !== null && decoded.thumbnailPng.length > 0;
+  const carriesPicture = decoded.thumbnailPng !== null;
+  if (!decoded.samePack && !carriesPicture && !decoded.referencePng) {
+    throw new ImportError(
+      'other-model',
+      `“${file.name}” was not imported: it was made with another model (“${decoded.cache.packName}”) and carries no picture to rebuild it from. Load that model, or add the subject's photo again.`,
+    );
+  }
   const thumbnail = carriesPicture ? bytesToBlob(decoded.thumbnailPng!, 'image/png') : await placeholderThumbnail(name, THUMBNAIL_SIDE);
-  try {
-    await assertPngDecodes(thumbnail);
-  } catch {
-    throw new ImportError('invalid', `“${file.name}” was not imported: its thumbnail is not a readable PNG.`);
+  const reference = decoded.referencePng ? bytesToBlob(decoded.referencePng, 'image/png') : null;
+  for (const [blob, what] of [[thumbnail, 'thumbnail'], [reference, 'reference picture']] as const) {
+    try {
+      if (blob) await assertPngDecodes(blob);
+    } catch {
+      throw new ImportError('invalid', `“${file.name}” was not imported: its ${what} is not a readable PNG.`);
+    }
   }
   return {
     id,
     name,
     createdAt: Date.now(),
-    packName: loaded.manifest.name,
-    fingerprint: loaded.fingerprint,
+    // A file of another model keeps that model's fingerprint: the library shows it as made with it until rebuilt.
+    packName: decoded.samePack ? loaded.manifest.name : decoded.cache.packName,
+    fingerprint: decoded.samePack ? loaded.fingerprint : decoded.cache.fingerprint,
     thumbnail,
-    // A share file carries the subject on white only as its thumbnail: that is what a rebuild for another pack can use.
+    ...(reference ? { reference } : {}),
+    // Without a reference, a rebuild starts from the thumbnail; a placeholder drawn from the name cannot serve.
     ...(carriesPicture ? {} : { thumbnailIsPlaceholder: true }),
     cacheFile: bytesToBlob(bytes, 'application/octet-stream'),
   };
