@@ -11,6 +11,9 @@
 #   bash scripts/gpu_adapter_arms.sh restore NAME=FOLDER …   an arm committed from an earlier lease
 #        (adapters.part*, adapters.json, args.txt, log.jsonl) becomes $RUNS/arm-NAME on a bare box:
 #        bench scores it, train continues it from its own weights and step
+#   bash scripts/gpu_adapter_arms.sh fork NEW=ARM …   a new arm from arm ARM's weights as they are now on the
+#        box (its EMA, step, args and log): `train MINUTES ARM NEW="other args"` then tries another recipe
+#        from that point beside it, on the same batches
 # Bench: the first arm's run adds the text-only and ground-truth rows (gate 0 and the composites do not
 # depend on the adapters); `best` measures every arm's gap against those. NAME "shipped" scores
 # $SHIPPED_ADAPTERS (the shipped adapters) itself. Default protocol: 1 seed, 25 steps,
@@ -25,6 +28,18 @@ OUT=${OUT:-$RUNS/out}
 mkdir -p "$OUT"
 
 arm_dir() { echo "$RUNS/arm-$1"; }
+
+# restore_arm NAME WEIGHTS META: arm NAME starts from WEIGHTS/adapters.part* with META's adapters.json,
+# args.txt and log.jsonl; the trainer reads these weights before it writes its own there (a checkpoint,
+# once made, wins)
+restore_arm() {
+  local name=$1 weights=$2 meta=$3 dir
+  dir=$(arm_dir "$name"); rm -rf "$dir"; mkdir -p "$dir/weights"
+  cp "$weights"/adapters.part* "$meta/adapters.json" "$dir/weights/" && cp "$meta/args.txt" "$meta/adapters.json" "$dir/" || exit 1
+  [ -f "$meta/log.jsonl" ] && cp "$meta/log.jsonl" "$dir/"
+  echo "$dir/weights" > "$dir/init.txt"
+  echo "arm $name: $(cat "$dir/args.txt") from $weights, step $(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['step'])" "$meta/adapters.json")"
+}
 
 if [ "$PHASE" = train ]; then
   MIN=${1:?minutes}; shift
@@ -82,12 +97,15 @@ elif [ "$PHASE" = restore ]; then
     name=${spec%%=*} src=${spec#*=}
     [[ "$spec" == *=* && -f "$src/adapters.json" && -f "$src/args.txt" ]] && compgen -G "$src/adapters.part*" > /dev/null \
       || { echo "restore: '$spec' is not NAME=FOLDER with adapters.part*, adapters.json and args.txt" >&2; exit 2; }
-    dir=$(arm_dir "$name"); rm -rf "$dir"; mkdir -p "$dir/weights"
-    cp "$src"/adapters.part* "$src/adapters.json" "$dir/weights/" && cp "$src/args.txt" "$src/adapters.json" "$dir/"
-    [ -f "$src/log.jsonl" ] && cp "$src/log.jsonl" "$dir/"
-    # the trainer reads these weights before it writes its own there; a checkpoint, once made, wins
-    echo "$dir/weights" > "$dir/init.txt"
-    echo "arm $name: $(cat "$dir/args.txt") from $src, step $(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['step'])" "$src/adapters.json")"
+    restore_arm "$name" "$src" "$src"
+  done
+elif [ "$PHASE" = fork ]; then
+  for spec in "$@"; do
+    new=${spec%%=*} old=${spec#*=} src=$(arm_dir "${spec#*=}")
+    [[ "$spec" == *=* && "$new" =~ ^[A-Za-z0-9_-]+$ && "$new" != "$old" && -f "$src/args.txt" ]] \
+      && compgen -G "$src/weights/adapters.part*" > /dev/null \
+      || { echo "fork: '$spec' is not NEW=ARM with ARM an arm that has trained on this box" >&2; exit 2; }
+    restore_arm "$new" "$src/weights" "$src"
   done
 elif [ "$PHASE" = best ]; then
   python3 - "$RUNS" "$@" <<'EOF'

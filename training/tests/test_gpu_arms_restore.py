@@ -1,5 +1,6 @@
 """gpu_adapter_arms.sh restore: an arm committed from an earlier lease becomes a runnable arm folder
-on a bare box (the GPU box starts empty every lease), and a wrong spec fails before anything runs."""
+on a bare box (the GPU box starts empty every lease), and a wrong spec fails before anything runs;
+fork: a new arm from another arm's weights as they are on the box."""
 import json
 import os
 import subprocess
@@ -57,3 +58,31 @@ def test_restore_refuses_a_folder_without_an_arm(tmp_path, arm):
         r = run_script(tmp_path, "restore", spec)
         assert r.returncode == 2 and "is not NAME=FOLDER" in r.stderr
         assert not (tmp_path / "runs" / "arm-X").exists()
+
+
+def test_fork_starts_a_new_arm_from_an_arms_current_weights_step_args_and_log(tmp_path, arm):
+    assert run_script(tmp_path, "restore", f"C={arm}").returncode == 0
+    src = tmp_path / "runs" / "arm-C"
+    # as after a train call: the trainer's later weights and step in weights/, and more log lines
+    save_split({"w": torch.full((2, 3), 7.0)}, str(src / "weights"), "adapters")
+    meta = {"step": 30000, "adapter_width": 4, "reuse": 4}
+    for f in (src / "adapters.json", src / "weights" / "adapters.json"):
+        f.write_text(json.dumps(meta))
+    (src / "log.jsonl").write_text('{"event": "done", "step": 30000}\n')
+    r = run_script(tmp_path, "fork", "D=C")
+    assert r.returncode == 0, r.stderr
+    assert "arm D: --reuse 4" in r.stdout and "step 30000" in r.stdout
+    dest = tmp_path / "runs" / "arm-D"
+    assert (dest / "init.txt").read_text().strip() == str(dest / "weights")
+    assert (dest / "weights" / "adapters.part00").read_bytes() == (src / "weights" / "adapters.part00").read_bytes()
+    assert json.load(open(dest / "weights" / "adapters.json"))["step"] == 30000
+    assert (dest / "log.jsonl").read_text() == (src / "log.jsonl").read_text()
+    assert (src / "weights" / "adapters.part00").exists()          # the source arm is left as it was
+
+
+def test_fork_refuses_an_unknown_arm_or_itself(tmp_path, arm):
+    assert run_script(tmp_path, "restore", f"C={arm}").returncode == 0
+    for spec in ("D=nope", "C=C", "D", "bad name=C"):
+        r = run_script(tmp_path, "fork", spec)
+        assert r.returncode == 2 and "is not NEW=ARM" in r.stderr, (spec, r.stderr)
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["arm-C"]
