@@ -26,3 +26,5 @@ export const CACHE_SEED = 0;
 export const PREVIEW_EVERY = 1;
 /** Largest seed offered by "randomize" (fits in uint32). */
 export const MAX_SEED = 0xffffffff;
+/** Most images one press of Generate makes (one after another: a batch would not fit a laptop GPU's memory any better). */
+export const MAX_IMAGES_PER_RUN = 8;

@@ -10,6 +10,8 @@ export interface Job {
   preview: RgbaImage | null;
   cancelling: boolean;
   startedAt: number;
+  /** Generating several images: which one runs now (1-based) of how many. */
+  run?: { index: number; count: number };
   /** When the last step finished, and a running average of seconds per step (null until two steps). */
   lastStepAt: number | null;
   secondsPerStep: number | null;
@@ -39,6 +41,11 @@ export function applyProgress(job: Job, event: ProgressEvent, now: number): Job 
     lastStepAt,
     secondsPerStep,
   };
+}
+
+/** The job at the start of the next image of a run: steps and preview start over, the speed is kept. */
+export function nextImage(job: Job, index: number, count: number): Job {
+  return { ...job, step: 0, preview: null, message: undefined, lastStepAt: null, run: { index, count } };
 }
 
 export function formatDuration(seconds: number): string {

@@ -32,6 +32,8 @@ export interface GenerationSettings {
   imageScale: number;
   scheduler: SchedulerName;
   guidance: GuidanceMode;
+  /** Images per press of Generate (1 … MAX_IMAGES_PER_RUN); absent in settings saved before it existed. */
+  count?: number;
 }
 
 export interface GalleryRecord {
@@ -42,7 +44,7 @@ export interface GalleryRecord {
   height: number;
   prompt: string;
   seed: number;
-  settings: Omit<GenerationSettings, 'seed' | 'randomizeSeed'>;
+  settings: Omit<GenerationSettings, 'seed' | 'randomizeSeed' | 'count'>;
   subjectId: string | null;
   subjectName: string | null;
   packName: string;

@@ -7,7 +7,8 @@ import { CACHE_SEED, MAX_SEED, PREVIEW_EVERY } from './config';
 import { isCancellation, messageOf } from './errors';
 import { kindOfFile } from './file-kind';
 import { paintStroke, type Point } from './mask-brush';
-import { applyProgress, startJob, type Job } from './job-progress';
+import { applyProgress, nextImage, startJob, type Job } from './job-progress';
+import { imageCount, runSeeds } from './image-batch';
 import { readPhoto } from './photo-decode';
 import { rgbaToPng } from './png';
 import type { ActivePack, AppStorage, GalleryRecord, GenerationSettings, StoredPack, StoredSettings, SubjectRecord } from './storage';
@@ -16,6 +17,7 @@ import { detectCapabilities } from '../runtime/capabilities';
 import type { PackBlobs } from '../runtime/pack-files';
 import { readManifest, usesCacheOf } from '../runtime/pack';
 import { createFetchSource } from '../runtime/pack-source';
+import { CancelledError } from '../runtime/errors';
 import {
   cleanName,
   exportSubjectFile,
@@ -171,6 +173,7 @@ export const FALLBACK_SETTINGS: GenerationSettings = {
   imageScale: 1.0,
   scheduler: 'dpmpp2m',
   guidance: 'combined',
+  count: 1,
 };
 
 const MAX_NOTICES = 5;
@@ -601,46 +604,56 @@ export const useApp = create<AppState>()((set, get) => {
       const { engine, storage, loaded, settings, prompt, selectedSubjectId, subjects } = get();
       if (!engine || !storage || !loaded) return;
       const subject = subjects.find((s) => s.id === selectedSubjectId) ?? null;
-      const seed = settings.randomizeSeed ? randomSeedValue() : settings.seed;
+      const count = imageCount(settings.count);
+      const seeds = runSeeds(settings.seed, count, settings.randomizeSeed, randomSeedValue);
       if (!beginJob('generate', settings.steps)) return;
-      if (settings.randomizeSeed) set((s) => ({ settings: { ...s.settings, seed } }));
+      if (settings.randomizeSeed) set((s) => ({ settings: { ...s.settings, seed: seeds[0] } }));
       void get().persistSettings();
+      let made = 0;
       try {
         const cache = subject ? await readSubjectCache(subject, loaded) : null;
-        const { seed: _seed, randomizeSeed: _r, ...used } = settings;
-        const image = await engine.generate(
-          {
+        const { seed: _seed, randomizeSeed: _r, count: _c, ...used } = settings;
+        for (const [i, seed] of seeds.entries()) {
+          // Cancel between two images: the engine has nothing running to stop.
+          if (get().job?.cancelling) throw new CancelledError();
+          if (count > 1) set((s) => (s.job ? { job: nextImage(s.job, i + 1, count) } : {}));
+          const image = await engine.generate(
+            {
+              prompt,
+              steps: settings.steps,
+              seed,
+              textScale: settings.textScale,
+              imageScale: settings.imageScale,
+              scheduler: settings.scheduler,
+              guidance: settings.guidance,
+              cache,
+              previewEvery: PREVIEW_EVERY,
+            },
+            progressToJob,
+          );
+          const record: GalleryRecord = {
+            id: newId(),
+            createdAt: Date.now(),
+            png: await rgbaToPng(image),
+            width: image.width,
+            height: image.height,
             prompt,
-            steps: settings.steps,
             seed,
-            textScale: settings.textScale,
-            imageScale: settings.imageScale,
-            scheduler: settings.scheduler,
-            guidance: settings.guidance,
-            cache,
-            previewEvery: PREVIEW_EVERY,
-          },
-          progressToJob,
-        );
-        const record: GalleryRecord = {
-          id: newId(),
-          createdAt: Date.now(),
-          png: await rgbaToPng(image),
-          width: image.width,
-          height: image.height,
-          prompt,
-          seed,
-          settings: used,
-          subjectId: subject?.id ?? null,
-          subjectName: subject?.name ?? null,
-          packName: loaded.manifest.name,
-          fingerprint: loaded.fingerprint,
-        };
-        await storage.putImage(record);
-        set((s) => ({ gallery: [...s.gallery, galleryView(record)] }));
+            settings: used,
+            subjectId: subject?.id ?? null,
+            subjectName: subject?.name ?? null,
+            packName: loaded.manifest.name,
+            fingerprint: loaded.fingerprint,
+          };
+          await storage.putImage(record);
+          set((s) => ({ gallery: [...s.gallery, galleryView(record)] }));
+          made += 1;
+        }
       } catch (err) {
-        if (isCancellation(err)) get().notify('info', 'Generation cancelled.');
-        else get().notify('error', `Generation failed: ${messageOf(err)}`);
+        // Images finished before a cancel or an error stay in the gallery.
+        const kept = made > 0 ? ` ${made} of ${count} images were made and kept.` : '';
+        if (isCancellation(err)) get().notify('info', `Generation cancelled.${kept}`);
+        else get().notify('error', `Generation failed: ${messageOf(err)}${kept}`);
       } finally {
         set({ job: null });
       }

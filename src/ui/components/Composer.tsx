@@ -1,5 +1,6 @@
 import { useApp } from '../store';
-import { MAX_SEED } from '../config';
+import { MAX_IMAGES_PER_RUN, MAX_SEED } from '../config';
+import { imageCount } from '../image-batch';
 import type { GuidanceMode, SchedulerName } from '../../runtime/engine-types';
 
 const SCHEDULERS: { value: SchedulerName; label: string }[] = [
@@ -72,6 +73,20 @@ export function Composer() {
             value={settings.steps}
             onChange={(e) => updateSettings({ steps: Number(e.target.value) })}
             data-testid="steps"
+          />
+        </label>
+        <label className="control">
+          <span className="control-label">
+            Images <output>{imageCount(settings.count)}</output>
+          </span>
+          <input
+            type="range"
+            min={1}
+            max={MAX_IMAGES_PER_RUN}
+            value={imageCount(settings.count)}
+            title="Images per press of Generate; with a fixed seed they use seed, seed + 1, …"
+            onChange={(e) => updateSettings({ count: Number(e.target.value) })}
+            data-testid="image-count"
           />
         </label>
         <div className="control">

@@ -1,6 +1,7 @@
 import { useApp } from '../store';
 import { RgbaCanvas } from './RgbaCanvas';
 import { formatDuration } from '../job-progress';
+import { stepsLeft } from '../image-batch';
 
 const KIND_LABEL = { segment: 'Finding the subject', cache: 'Building the subject cache', generate: 'Generating' } as const;
 
@@ -9,7 +10,8 @@ export function ProgressPanel() {
   if (!job || job.kind !== 'generate') return null;
   const fraction = job.total > 0 ? job.step / job.total : 0;
   const perStep = job.secondsPerStep;
-  const remaining = perStep !== null ? Math.max(0, job.total - job.step) * perStep : null;
+  const run = job.run ?? { index: 1, count: 1 };
+  const remaining = perStep !== null ? stepsLeft(job.step, job.total, run.index, run.count) * perStep : null;
   return (
     <section className="progress-panel" aria-live="polite" data-testid="progress-panel">
       <div className="progress-preview">
@@ -24,6 +26,11 @@ export function ProgressPanel() {
       <div className="progress-info">
         <div className="progress-title">
           {job.cancelling ? 'Cancelling…' : KIND_LABEL[job.kind]}
+          {run.count > 1 && (
+            <span className="progress-count" data-testid="progress-image">
+              image {run.index} of {run.count}
+            </span>
+          )}
           <span className="progress-count" data-testid="progress-count">
             step {job.step} / {job.total}
           </span>
