@@ -7,6 +7,7 @@ test('a run of three images, one of them made again alone, and a run cancelled a
   await openApp(page, 'wasm');
   await configure(page, { prompt: 'a red ball on the beach', steps: 2, seed: 7 });
   await setRange(page, 'image-count', 3);
+  await expect(page.getByTestId('generate')).toHaveText('Generate 3');
   await page.getByTestId('generate').click();
   await expect(page.getByTestId('gallery-item')).toHaveCount(3, { timeout: 180_000 });
   await expect(page.getByTestId('generate')).toBeEnabled();

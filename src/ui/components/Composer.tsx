@@ -21,6 +21,7 @@ export function Composer() {
   const { setPrompt, updateSettings, randomizeSeed, resetGuidanceDefaults, generate, cancel, persistSettings } = useApp.getState();
   const generating = job?.kind === 'generate';
   const canGenerate = ready && job === null;
+  const count = imageCount(settings.count);
 
   return (
     <section className="composer" aria-label="Prompt and settings">
@@ -57,7 +58,7 @@ export function Composer() {
             title="Generate (Ctrl+Enter)"
             data-testid="generate"
           >
-            Generate
+            {count > 1 ? `Generate ${count}` : 'Generate'}
           </button>
         )}
       </div>
@@ -77,13 +78,13 @@ export function Composer() {
         </label>
         <label className="control">
           <span className="control-label">
-            Images <output>{imageCount(settings.count)}</output>
+            Images <output>{count}</output>
           </span>
           <input
             type="range"
             min={1}
             max={MAX_IMAGES_PER_RUN}
-            value={imageCount(settings.count)}
+            value={count}
             title="Images per press of Generate; with a fixed seed they use seed, seed + 1, …"
             onChange={(e) => updateSettings({ count: Number(e.target.value) })}
             data-testid="image-count"
