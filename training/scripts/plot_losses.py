@@ -49,6 +49,7 @@ def plot(series, title, out, w=640, h=360):
     left, right, top, bottom = 60, w - 20, 30, h - 40
     xs = [x for s in series.values() for x, _ in s]
     ys = [y for s in series.values() for _, y in s]
+    # a whole run's axis starts at 0; a late stretch of one (--from-step) at its own first step
     x0, x1 = (0 if min(xs) < 0.2 * max(xs) else min(xs)), max(xs)
     y0, y1 = min(ys) * 0.95, max(ys) * 1.05
     d.rectangle([left, top, right, bottom], outline="black")
