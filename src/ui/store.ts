@@ -560,14 +560,14 @@ export const useApp = create<AppState>()((set, get) => {
         // Everything is checked first; only then does the library change.
         const record = await importSubjectFile(file, loaded, newId());
         await storage.putSubject(record);
-        if (usesCacheOf(loaded, record.fingerprint)) {
-          set((s) => ({ subjects: [...s.subjects, subjectView(record)], selectedSubjectId: record.id }));
+        const usable = usesCacheOf(loaded, record.fingerprint);
+        set((s) => ({ subjects: [...s.subjects, subjectView(record)], ...(usable ? { selectedSubjectId: record.id } : {}) }));
+        if (usable) {
           get().notify('success', `Imported “${record.name}”.`);
           void get().persistSettings();
           return;
         }
         // Made with another model: stored as such (nothing is lost), then built again for this one.
-        set((s) => ({ subjects: [...s.subjects, subjectView(record)] }));
         const busy = get().job !== null || get().draft !== null;
         get().notify(
           'info',
