@@ -21,6 +21,15 @@ def ddim_step(eps, t: int, x, acp, ratio: int):
     return a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
 
 
+def image_scales(steps: int, start: float, end: Optional[float] = None) -> List[float]:
+    """sI for each DDIM step, the noisiest first: `start` throughout, or a straight ramp from `start`
+    to `end` (mean (start + end) / 2). A ramp asks whether the subject's pull matters more while the
+    layout forms (early) or while details sharpen (late), at the same mean scale."""
+    if end is None or steps < 2:
+        return [float(start)] * steps
+    return [start + (end - start) * i / (steps - 1) for i in range(steps)]
+
+
 def combine(e: torch.Tensor, mode: str, s_text: float, s_img: float, n: int) -> torch.Tensor:
     """Rows come as [e_u, e_i, e_c] (combined), [e_u, e_t, e_c] (prompted), [e_u, e_c] (joint / plain
     CFG), n samples each. "prompted" orders the two guidances the other way round: text first
@@ -40,8 +49,9 @@ def combine(e: torch.Tensor, mode: str, s_text: float, s_img: float, n: int) -> 
 def sample(unet, ctx_prompt: torch.Tensor, ctx_empty: torch.Tensor, steps: int = 50, s_text: float = 7.5,
            s_img: float = 1.0, cache: Optional[Dict[str, torch.Tensor]] = None, mode: str = "combined",
            generator: Optional[torch.Generator] = None, latent_shape=(4, 16, 16), acp=None,
-           noise: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """ctx_* [n, L, D]. cache: {layer: [1, N, C]} or None (plain CFG). Returns latents [n, ...]."""
+           noise: Optional[torch.Tensor] = None, s_img_end: Optional[float] = None) -> torch.Tensor:
+    """ctx_* [n, L, D]. cache: {layer: [1, N, C]} or None (plain CFG). s_img_end: sI ramps from s_img to
+    it over the steps (image_scales). Returns latents [n, ...]."""
     dev = ctx_prompt.device
     n = ctx_prompt.shape[0]
     acp = (acp if acp is not None else alphas_cumprod()).to(dev)
@@ -62,9 +72,9 @@ def sample(unet, ctx_prompt: torch.Tensor, ctx_empty: torch.Tensor, steps: int =
     rows = ctx.shape[0] // n
     ts = ddim_timesteps(steps, acp.shape[0])
     ratio = acp.shape[0] // steps
-    for t in ts:
+    for t, s_i in zip(ts, image_scales(steps, s_img, s_img_end)):
         xin = torch.cat([x] * rows)
         tt = torch.full((xin.shape[0],), float(t), device=dev)
         e = unet(xin, tt, ctx, gate, cache).float()
-        x = ddim_step(combine(e, mode, s_text, s_img, n), t, x, acp, ratio)
+        x = ddim_step(combine(e, mode, s_text, s_i, n), t, x, acp, ratio)
     return x

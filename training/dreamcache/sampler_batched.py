@@ -4,18 +4,20 @@ from typing import Dict, Optional
 
 import torch
 
-from .sampler import combine, ddim_step, ddim_timesteps
+from .sampler import combine, ddim_step, ddim_timesteps, image_scales
 from .schedule import alphas_cumprod, q_sample
 
 
 @torch.no_grad()
 def sample_batch(unet, ctx_prompt: torch.Tensor, ctx_empty: torch.Tensor, noise: torch.Tensor, steps: int = 50,
                  s_text: float = 7.5, s_img: float = 1.0, caches: Optional[Dict[str, torch.Tensor]] = None,
-                 acp: Optional[torch.Tensor] = None, guidance: str = "combined") -> torch.Tensor:
+                 acp: Optional[torch.Tensor] = None, guidance: str = "combined",
+                 s_img_end: Optional[float] = None) -> torch.Tensor:
     """ctx_prompt [n, L, D]; ctx_empty [1 or n, L, D]; noise = x_T [n, C, h, w];
     caches {layer: [n, N, C]} (row i is sample i's subject) or None for plain CFG at gate 0.
     guidance "combined" (the method's): e_u + sT(e_c − e_i) + sI(e_i − e_u); "prompted":
-    e_u + sT(e_t − e_u) + sI(e_c − e_t), e_t = no cache + prompt (sampler.combine).
+    e_u + sT(e_t − e_u) + sI(e_c − e_t), e_t = no cache + prompt (sampler.combine). s_img_end: sI ramps
+    from s_img to it over the steps (sampler.image_scales).
     Returns x_0 latents [n, C, h, w]."""
     if guidance not in ("combined", "prompted"):
         raise ValueError(f"guidance must be 'combined' or 'prompted', got {guidance!r}")
@@ -38,10 +40,10 @@ def sample_batch(unet, ctx_prompt: torch.Tensor, ctx_empty: torch.Tensor, noise:
             encoder_row = torch.cat([torch.arange(n), torch.arange(n, 2 * n), torch.arange(n, 2 * n)]).to(dev)
     ratio = acp.shape[0] // steps
     x = noise
-    for t in ddim_timesteps(steps, acp.shape[0]):
+    for t, s_i in zip(ddim_timesteps(steps, acp.shape[0]), image_scales(steps, s_img, s_img_end)):
         xin = torch.cat([x, x])
         e = unet(xin, torch.full((2 * n,), float(t), device=dev), ctx, gate, cache, encoder_row=encoder_row).float()
-        x = ddim_step(combine(e, mode, s_text, s_img, n), t, x, acp, ratio)
+        x = ddim_step(combine(e, mode, s_text, s_i, n), t, x, acp, ratio)
     return x
 
 

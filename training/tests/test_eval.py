@@ -198,6 +198,24 @@ def test_bench_prompted_guidance_rows_and_refuses_unknown_ablations(webp_dir, ev
                     "cache_t,guidance", "--out", out])
 
 
+def test_bench_ramp_rows_change_the_image_scale_over_the_steps(webp_dir, evaluators, tmp_path):
+    """--ablations ramp: DreamCache rows whose sI goes linearly from FIRST to LAST over the steps; a flat
+    ramp is the constant row, a real one other images; malformed --ramps is an error before anything runs."""
+    out, res, _ = toy_bench(tmp_path, evaluators, [
+        "--webp", webp_dir, "--limit-subjects", "2", "--limit-prompts", "1", "--seeds", "1", "--steps", "3",
+        "--rows", "dreamcache", "--image-scale", "3", "--ablations", "ramp", "--ramps", "3:3,1:5"])
+    r = res["results"]
+    assert r["sI ramp 1→5"]["s_img"] == 1 and r["sI ramp 1→5"]["s_img_end"] == 5 and r["sI ramp 1→5"]["n"] == 2
+    assert r["sI ramp 3→3"]["dino"] == r["DreamCache"]["dino"]
+    assert r["sI ramp 1→5"]["dino"] != r["DreamCache"]["dino"]
+    assert "ramp: sI ramp 1→5" in open(os.path.join(out, "bench.md"), encoding="utf-8").read()
+    for bad in ("6-12", "6:x", "6:12:3"):
+        with pytest.raises(SystemExit):
+            bench.main(["--weights", str(tmp_path / "weights"), "--evaluators", evaluators, "--ablations", "ramp",
+                        "--ramps", bad, "--out", str(tmp_path / "bad")])
+    assert not os.path.exists(str(tmp_path / "bad"))
+
+
 def test_parity_python_side_matches_saved_runtime_output(tmp_path):
     out = str(tmp_path / "parity")
     shutil.copytree(FIXTURE, out)

@@ -107,6 +107,37 @@ def test_batched_sampler_with_shared_encoder_matches_the_single_sampler():
         sample_batch(full, prompts, empty, noise, steps=1, caches=caches, guidance="joint")
 
 
+def test_image_scales_ramp_linearly_from_the_noisiest_step():
+    from dreamcache.sampler import image_scales
+    assert image_scales(3, 9.0) == [9.0, 9.0, 9.0]
+    assert image_scales(5, 6.0, 12.0) == [6.0, 7.5, 9.0, 10.5, 12.0]
+    assert image_scales(1, 6.0, 12.0) == [6.0]          # one step: the first scale, as a constant run does
+    ramp = image_scales(25, 12.0, 6.0)
+    assert ramp[0] == 12.0 and ramp[-1] == 6.0 and abs(sum(ramp) / 25 - 9.0) < 1e-9
+
+
+def test_ramped_image_scale_is_the_same_in_both_samplers_and_differs_from_a_constant():
+    """sample_batch (the benchmark's) and sample (the parity reference) apply the ramp step by step alike;
+    a ramp whose ends are equal is that constant."""
+    from dreamcache.sampler import sample
+    from dreamcache.sampler_batched import sample_batch
+    full = small_unet()
+    perturb_adapters(full)
+    g = torch.Generator().manual_seed(5)
+    dim = full.config.cross_attention_dim
+    prompts, empty = torch.randn(1, 77, dim, generator=g), torch.randn(1, 77, dim, generator=g)
+    noise = torch.randn(1, 4, 16, 16, generator=g)
+    caches = {l["name"]: torch.randn(1, l["height"] * l["width"], l["channels"], generator=g)
+              for l in full.cache_layers(16)}
+    ramp = sample_batch(full, prompts, empty, noise, steps=3, s_img=1.0, s_img_end=5.0, caches=caches)
+    alone = sample(full, prompts, empty, steps=3, s_img=1.0, s_img_end=5.0, noise=noise, cache=caches)
+    assert torch.allclose(ramp, alone, atol=1e-4)
+    const = sample_batch(full, prompts, empty, noise, steps=3, s_img=3.0, caches=caches)
+    flat = sample_batch(full, prompts, empty, noise, steps=3, s_img=3.0, s_img_end=3.0, caches=caches)
+    assert torch.equal(const, flat)
+    assert (ramp - const).abs().max() > 1e-4     # same mean scale, other images
+
+
 def test_prompted_guidance_orders_text_before_image():
     """[e_u, e_t, e_c] → e_u + sT(e_t − e_u) + sI(e_c − e_t); the method's order stays as it was."""
     from dreamcache.sampler import combine

@@ -5,7 +5,8 @@ model's own ceiling, as it learned their names; or any folder of RGBA PNGs) × t
 seeds. Methods: text-only base model (subject named in the prompt, gate 0, plain CFG),
 DreamCache (cache of the subject's clean reference on white at t = 1, combined guidance) and the
 generator's ground-truth composite (upper bound). Ablations on the first --ablation-seeds seeds:
-caching timestep, mid-only cache, image-guidance scale sweep, three references concatenated.
+caching timestep, mid-only cache, image-guidance scale sweep, three references concatenated, the
+other guidance order, and image-guidance scales that ramp over the steps.
 DreamCache's prompts name the subject by its class noun by default ("a photo of an animal on a
 beach", as DreamBench's prompts do and as the adapters were trained); a second main row names it
 as text-only does. Every image gets DINO-like, CLIP-I-like, CLIP-T-like, masked DINO-/CLIP-I-like and
@@ -57,8 +58,9 @@ class Config:
     cache_t: int = 1
     layers: Optional[Tuple[str, ...]] = None   # None: every cached layer
     s_img: float = 1.0
+    s_img_end: Optional[float] = None  # sI ramps from s_img (first step) to this (last): sampler.image_scales
     refs: int = 1
-    group: str = "main"               # "main" | "cache_t" | "layers" | "scale" | "refs" | "prompted"
+    group: str = "main"               # "main" | "cache_t" | "layers" | "scale" | "refs" | "prompted" | "ramp"
     noun: str = "name"                # how the prompt names the subject: "name" | "category" (class noun)
     guidance: str = "combined"        # "combined" (the method's) | "prompted" (sampler.combine)
 
@@ -89,11 +91,30 @@ def make_configs(a) -> List[Config]:
         abl += [dc("3 references", refs=3, group="refs")]
     if "prompted" in want:
         abl += [dc(f"prompted sI={s:g}", s_img=s, guidance="prompted", group="prompted") for s in a.prompted_scales]
+    if "ramp" in want:
+        abl += [dc(f"sI ramp {s:g}→{e:g}", s_img=s, s_img_end=e, group="ramp") for s, e in a.ramps]
     return main + abl
 
 
 MAIN_ROWS = ("text", "dreamcache", "gt", "gt_vae")
-ABLATIONS = ("cache_t", "layers", "scale", "refs", "prompted")
+ABLATIONS = ("cache_t", "layers", "scale", "refs", "prompted", "ramp")
+
+
+def parse_ramps(text: str) -> List[Tuple[float, float]]:
+    """'6:12,12:6' → [(6.0, 12.0), (12.0, 6.0)]."""
+    out = []
+    for part in (x.strip() for x in text.split(",")):
+        if not part:
+            continue
+        bits = part.split(":")
+        try:
+            if len(bits) != 2:
+                raise ValueError
+            out.append((float(bits[0]), float(bits[1])))
+        except ValueError:
+            raise ValueError(f"--ramps takes FIRST:LAST pairs of numbers, comma-separated (e.g. 6:12,12:6); "
+                             f"got {part!r}") from None
+    return out
 
 
 def rows_of(a) -> List[str]:
@@ -182,7 +203,7 @@ def run_batch(c: Config, items, bank, gen, models: Models, a) -> Tuple[torch.Ten
         if c.layers is not None:
             caches = {k: v for k, v in caches.items() if k in c.layers}
     lat = sample_batch(models.unet, ctx, models.empty, noise, c.steps, a.text_scale, c.s_img, caches, models.acp,
-                       guidance=c.guidance)
+                       guidance=c.guidance, s_img_end=c.s_img_end)
     return decode(models.vae, lat), refs
 
 
@@ -327,11 +348,14 @@ def main(argv=None):
                          "alone, no diffusion: minutes on a CPU")
     ap.add_argument("--ablations", default="cache_t,layers,scale,refs",
                     help="comma list of cache_t, layers, scale, refs, prompted (image guidance under the prompt, "
-                         "at --prompted-scales), or 'none'")
+                         "at --prompted-scales), ramp (sI changing linearly over the steps, --ramps), or 'none'")
     ap.add_argument("--ablation-seeds", type=int, default=1)
     ap.add_argument("--ablation-steps", type=int, default=0, help="0: same as --steps")
     ap.add_argument("--scales", default="0,0.5,1,2,3,5")
     ap.add_argument("--prompted-scales", default="8,12,16", help="sI of the 'prompted' ablation rows")
+    ap.add_argument("--ramps", default="6:12,12:6",
+                    help="FIRST:LAST sI pairs of the 'ramp' ablation rows, comma-separated (sI goes linearly "
+                         "from FIRST at the noisiest step to LAST at the final one)")
     ap.add_argument("--batch", type=int, default=128, help="images per sampler call (×3 U-Net rows)")
     ap.add_argument("--grid-subjects", type=int, default=12)
     ap.add_argument("--grid-only", action="store_true",
@@ -347,6 +371,10 @@ def main(argv=None):
     a.scales = [float(x) for x in a.scales.split(",")] if isinstance(a.scales, str) else a.scales
     a.prompted_scales = ([float(x) for x in a.prompted_scales.split(",") if x]
                          if isinstance(a.prompted_scales, str) else a.prompted_scales)
+    try:
+        a.ramps = parse_ramps(a.ramps) if isinstance(a.ramps, str) else a.ramps
+    except ValueError as e:
+        ap.error(str(e))
     if a.grid_only and a.grid_subjects < 1:
         ap.error("--grid-only needs --grid-subjects of 1 or more")
     try:
