@@ -12,7 +12,7 @@ import torch
 from dreamcache import pack_check
 from dreamcache.export import main as export_main
 from dreamcache.train import adapters, base, segmenter, vae
-from dreamcache.train.common import PhaseTimer, cooldown
+from dreamcache.train.common import Checkpoint, Dist, Log, PhaseTimer, StepLoop, TimeBox, cooldown
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 WEBP = os.path.join(ROOT, "node_modules", "@lobehub", "fluent-emoji-3d", "assets")
@@ -114,6 +114,29 @@ def test_phase_timer_samples_log_steps_or_the_given_ones_and_keeps_the_latest_sa
     t.start(7, sample=True)
     t.mark("train")
     assert list(t.fields()) == ["ms_train"]
+
+
+def test_step_loop_reads_logged_values_only_on_log_steps(tmp_path):
+    """The trainers hand finish() their losses as tensors: reading one waits for the GPU, so it may
+    happen only on log steps (then as plain floats in log.jsonl), never on the steps between."""
+    class Counted:
+        reads = 0
+
+        def __init__(self, v):
+            self.v = v
+
+        def __float__(self):
+            Counted.reads += 1
+            return self.v
+
+    loop = StepLoop(Dist(), TimeBox(60), Log(str(tmp_path), True), Checkpoint(str(tmp_path)), max_steps=10,
+                    log_every=5)
+    for step in range(1, 11):
+        stop = loop.finish(step, lambda: {"step": step}, loss=Counted(0.5 * step), t=torch.tensor(2.0))
+        assert Counted.reads == step // 5
+    assert stop
+    rows = [json.loads(l) for l in open(tmp_path / "log.jsonl")]
+    assert [(r["step"], r["loss"], r["t"]) for r in rows] == [(5, 2.5, 2.0), (10, 5.0, 2.0)]
 
 
 def test_cooldown_is_flat_then_linear_then_final():

@@ -263,7 +263,7 @@ def main(argv=None):
                      "loss_ref_generic": sums[4] / max(sums[5], 1.0), "lr": opt.param_groups[0]["lr"]}
             split.zero_()
         if loop.finish(step, lambda: dict(model=adapters.state_dict(), opt=opt.state_dict(), ema=ema.shadow,
-                                          step=step, adapter_width=width), loss=loss.item(), **extra, **timer.fields()):
+                                          step=step, adapter_width=width), loss=loss.detach(), **extra, **timer.fields()):
             break
     if d.main:
         names = adapters.names

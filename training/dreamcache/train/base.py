@@ -118,7 +118,7 @@ def main(argv=None):
         step = loop.update(loss, opt, net.parameters(), ema, net, step)
         timer.mark("train")
         if loop.finish(step, lambda: dict(model=net.state_dict(), opt=opt.state_dict(), ema=ema.shadow, step=step),
-                       loss=loss.item(), lr=opt.param_groups[0]["lr"], **timer.fields()):
+                       loss=loss.detach(), lr=opt.param_groups[0]["lr"], **timer.fields()):
             break
     if d.main:
         un = {k[len("unet."):]: v for k, v in ema.shadow.items() if k.startswith("unet.")}

@@ -279,7 +279,9 @@ class StepLoop:
 
     def finish(self, step: int, state, **logged) -> bool:
         """Logs, checkpoints when due or stopping (state() builds the checkpoint dict on rank 0);
-        returns True when every rank must stop."""
+        returns True when every rank must stop. Logged values may be 0-dim tensors: they are read
+        only on log steps, as reading one waits for the GPU, and a step that waits cannot queue the
+        next step's work while the GPU still runs this one's."""
         if step % self.log_every == 0:
             self.log.write(step=step, **{k: self.d.mean(float(v)) for k, v in logged.items()},
                            sec=round(self.box.elapsed(), 1))

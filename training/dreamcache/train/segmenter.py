@@ -187,7 +187,7 @@ def main(argv=None):
         step = loop.update(loss, opt, seg.parameters(), ema, seg, step, clip=0)
         if loop.finish(step, lambda: dict(model=seg.state_dict(), opt=opt.state_dict(), ema=ema.shadow, step=step,
                                             config=cfg.to_dict()),
-                       loss=loss.item(), bce=bce.item()):
+                       loss=loss.detach(), bce=bce.detach()):
             break
     if d.main:
         final = Segmenter(cfg).to(d.device)

@@ -149,16 +149,16 @@ def main(argv=None):
         if a.chroma_weight:
             chroma = chroma_l1(rec, x)
             loss = loss + a.chroma_weight * chroma
-            extra["chroma"] = chroma.item()
+            extra["chroma"] = chroma.detach()
         if anchor is not None:
             with torch.no_grad(), autocast(d.device):
                 ref, _ = anchor_qc(anchor(x)).chunk(2, dim=1)
             drift = (mean.float() - ref.float()).pow(2).mean()
             loss = loss + a.anchor_weight * drift
-            extra["latent_drift_rms"] = drift.sqrt().item()
+            extra["latent_drift_rms"] = drift.sqrt().detach()
         step = loop.update(loss, opt, vae.parameters(), ema, vae, step)
         if loop.finish(step, lambda: dict(model=vae.state_dict(), opt=opt.state_dict(), ema=ema.shadow, step=step),
-                       loss=loss.item(), l1=l1.item(), kl=kl.item(), **extra):
+                       loss=loss.detach(), l1=l1.detach(), kl=kl.detach(), **extra):
             break
     if d.main:
         final = AutoencoderKL(cfg).to(d.device)
