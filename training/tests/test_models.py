@@ -82,19 +82,25 @@ def test_encoder_row_shares_the_encoder_of_rows_that_differ_only_in_gate():
     assert (shared[0] - shared[1]).abs().max() > 1e-3  # the gate still tells the shared rows apart
 
 
+def sampling_case(n: int, seed: int):
+    """A small U-Net with trained-looking adapters, and n rows of random prompts, x_T and caches."""
+    full = small_unet()
+    perturb_adapters(full)
+    g = torch.Generator().manual_seed(seed)
+    dim = full.config.cross_attention_dim
+    prompts, empty = torch.randn(n, 77, dim, generator=g), torch.randn(1, 77, dim, generator=g)
+    noise = torch.randn(n, 4, 16, 16, generator=g)
+    caches = {l["name"]: torch.randn(n, l["height"] * l["width"], l["channels"], generator=g)
+              for l in full.cache_layers(16)}
+    return full, prompts, empty, noise, caches
+
+
 def test_batched_sampler_with_shared_encoder_matches_the_single_sampler():
     """sample_batch (the benchmark's sampler, encoder shared by e_u and e_i) gives what sampler.sample
     (every row through the whole U-Net) gives for each row alone."""
     from dreamcache.sampler import sample
     from dreamcache.sampler_batched import sample_batch
-    full = small_unet()
-    perturb_adapters(full)
-    g = torch.Generator().manual_seed(4)
-    dim = full.config.cross_attention_dim
-    prompts, empty = torch.randn(2, 77, dim, generator=g), torch.randn(1, 77, dim, generator=g)
-    noise = torch.randn(2, 4, 16, 16, generator=g)
-    caches = {l["name"]: torch.randn(2, l["height"] * l["width"], l["channels"], generator=g)
-              for l in full.cache_layers(16)}
+    full, prompts, empty, noise, caches = sampling_case(2, seed=4)
     for mode in ("combined", "prompted"):
         batched = sample_batch(full, prompts, empty, noise, steps=3, s_img=2.0, caches=caches, guidance=mode)
         for i in range(2):
@@ -121,14 +127,7 @@ def test_ramped_image_scale_is_the_same_in_both_samplers_and_differs_from_a_cons
     a ramp whose ends are equal is that constant."""
     from dreamcache.sampler import sample
     from dreamcache.sampler_batched import sample_batch
-    full = small_unet()
-    perturb_adapters(full)
-    g = torch.Generator().manual_seed(5)
-    dim = full.config.cross_attention_dim
-    prompts, empty = torch.randn(1, 77, dim, generator=g), torch.randn(1, 77, dim, generator=g)
-    noise = torch.randn(1, 4, 16, 16, generator=g)
-    caches = {l["name"]: torch.randn(1, l["height"] * l["width"], l["channels"], generator=g)
-              for l in full.cache_layers(16)}
+    full, prompts, empty, noise, caches = sampling_case(1, seed=5)
     ramp = sample_batch(full, prompts, empty, noise, steps=3, s_img=1.0, s_img_end=5.0, caches=caches)
     alone = sample(full, prompts, empty, steps=3, s_img=1.0, s_img_end=5.0, noise=noise, cache=caches)
     assert torch.allclose(ramp, alone, atol=1e-4)
