@@ -4,7 +4,7 @@ import { expect, test } from '@playwright/test';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { addSubject, configure, galleryPixels, generate, openApp, pixelDiff, shot } from './support/app';
-import { GENERATED, fixture } from './support/files';
+import { FIXTURES, GENERATED, fixture } from './support/files';
 
 const DREAMCACHE_MAGIC = [0x89, 0x44, 0x43, 0x41, 0x43, 0x48, 0x45, 0x0a];
 
@@ -13,6 +13,11 @@ test('photo → subject → personalized image; export, wipe, import, identical 
   // The embedded default is the trained pack: no "untrained" badge.
   await expect(page.getByTestId('pack-badge')).toContainText('tiny-emoji');
   await expect(page.getByTestId('untrained-badge')).toHaveCount(0);
+  // Its default image scale, from its manifest: a ramp from the first step's sI to the last's.
+  const { guidance } = JSON.parse(readFileSync(path.resolve(FIXTURES, '../../public/models/tiny-emoji/manifest.json'), 'utf8'));
+  const ends = `${guidance.imageScale.toFixed(1)} → ${(guidance.imageScaleEnd ?? guidance.imageScale).toFixed(1)}`;
+  await expect(page.getByTestId('image-scale-value')).toHaveText(guidance.imageScaleEnd === undefined ? guidance.imageScale.toFixed(1) : ends);
+  await expect(page.getByTestId('image-scale-end')).toHaveValue(String(guidance.imageScaleEnd ?? guidance.imageScale));
   await expect(page.getByTestId('library-empty')).toBeVisible();
   await expect(page.getByTestId('gallery-empty')).toBeVisible();
   await shot(page, '01-empty-state');

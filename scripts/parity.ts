@@ -1,7 +1,7 @@
 // Runtime side of the PyTorch ↔ app-runtime parity check (training/dreamcache/eval/parity.py):
 //   node scripts/run-ts.mjs scripts/parity.ts --pack public/models/tiny-emoji --dir DIR
 // DIR/cases.json (written by parity.py) lists {id, prompt, seed, cacheSeed, steps, textScale,
-// imageScale, reference} with reference = a raw S×S RGBA file or null (text-only). For every case
+// imageScale, imageScaleEnd?, reference} with reference = a raw S×S RGBA file or null (text-only). For every case
 // this runs the app's engine (onnxruntime-web wasm, the same code the browser runs) and writes,
 // raw little-endian: ts_<id>.rgba (the image), noise_<id>.f32 (x_T from src/runtime/rng.ts),
 // cachenoise_<id>.f32 (the cache pass's noise) and cache_<id>_<layer>.f32 (the subject cache),
@@ -20,6 +20,8 @@ interface ParityCase {
   steps: number;
   textScale: number;
   imageScale: number;
+  /** sI at the last step (a ramp), absent for a constant sI. */
+  imageScaleEnd?: number;
   reference: string | null;
 }
 
@@ -51,7 +53,7 @@ async function main(): Promise<void> {
     writeF32(join(dir, `noise_${c.id}.f32`), new SeededRandom(c.seed).gaussian(n));
     const img = await engine.generate({
       prompt: c.prompt, steps: c.steps, seed: c.seed, textScale: c.textScale, imageScale: c.imageScale,
-      scheduler: 'ddim', guidance: 'combined', cache, previewEvery: 0,
+      imageScaleEnd: c.imageScaleEnd, scheduler: 'ddim', guidance: 'combined', cache, previewEvery: 0,
     });
     writeFileSync(join(dir, `ts_${c.id}.rgba`), Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength));
     timings[c.id] = Math.round(performance.now() - t0);

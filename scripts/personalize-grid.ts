@@ -47,7 +47,7 @@ async function main(): Promise<void> {
     for (let y = 0; y < S; y++) grid.set(img.subarray(y * S * 4, (y + 1) * S * 4), ((oy + y) * W + ox) * 4);
   };
 
-  console.log(`pack ${m.name} ${m.version}, ${steps} steps, textScale ${m.guidance.textScale}, imageScale ${m.guidance.imageScale}`);
+  console.log(`pack ${m.name} ${m.version}, ${steps} steps, textScale ${m.guidance.textScale}, imageScale ${m.guidance.imageScale}${m.guidance.imageScaleEnd !== undefined ? ` → ${m.guidance.imageScaleEnd}` : ''}`);
   console.log(`columns: reference | ${scenes.map((s) => `${s}: text-only, DreamCache`).join(' | ')}`);
   const t0 = performance.now();
   for (const [r, ref] of refs.entries()) {
@@ -66,7 +66,7 @@ async function main(): Promise<void> {
       put(textOnly.data, r, 1 + 2 * p);
       const personal = await engine.generate({
         ...base, prompt: prompt.dreamcache, textScale: m.guidance.textScale,
-        imageScale: m.guidance.imageScale, cache,
+        imageScale: m.guidance.imageScale, imageScaleEnd: m.guidance.imageScaleEnd, cache,
       });
       put(personal.data, r, 2 + 2 * p);
     }

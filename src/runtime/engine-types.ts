@@ -79,7 +79,10 @@ export interface GenerateRequest {
   steps: number;
   seed: number;
   textScale: number;
+  /** sI (at the first step when imageScaleEnd is given). */
   imageScale: number;
+  /** sI at the last step: a linear ramp from imageScale; absent → imageScale throughout. */
+  imageScaleEnd?: number;
   scheduler: SchedulerName;
   guidance: GuidanceMode;
   /** null → plain text-to-image with classifier-free guidance. */

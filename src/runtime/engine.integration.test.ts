@@ -113,6 +113,12 @@ describe('engine on the dev pack (wasm, Node)', () => {
     expect(same(a, c)).toBe(false);
   });
 
+  it('an image scale ramp reaches the sampler; an end equal to the start is the constant sI', async () => {
+    const constant = await engine.generate(request({ cache, imageScale: 3 }));
+    expect(same(await engine.generate(request({ cache, imageScale: 3, imageScaleEnd: 3 })), constant)).toBe(true);
+    expect(same(await engine.generate(request({ cache, imageScale: 3, imageScaleEnd: 0 })), constant)).toBe(false);
+  });
+
   it('the cache changes the image (gate 1 rows attend to it)', async () => {
     const withCache = await engine.generate(request({ cache }));
     const plain = await engine.generate(request({ cache: null }));
@@ -233,6 +239,7 @@ describe('engine on the dev pack (wasm, Node)', () => {
   it('refuses bad requests with InputError', async () => {
     await expect(engine.generate(request({ steps: 0 }))).rejects.toBeInstanceOf(InputError);
     await expect(engine.generate(request({ seed: 1.5 }))).rejects.toBeInstanceOf(InputError);
+    await expect(engine.generate(request({ imageScaleEnd: Number.NaN }))).rejects.toThrow(/imageScaleEnd/);
     await expect(engine.buildCache([], 1)).rejects.toBeInstanceOf(InputError);
     await expect(engine.buildCache([{ width: 2, height: 2, data: new Uint8ClampedArray(3) }], 1)).rejects.toBeInstanceOf(InputError);
   });

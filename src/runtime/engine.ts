@@ -297,6 +297,7 @@ class InThreadEngine implements Engine {
           plan,
           textScale: request.textScale,
           imageScale: request.imageScale,
+          imageScaleEnd: request.imageScaleEnd,
           isCancelled: () => token.cancelled,
           runUnet: async (b) => {
             const rows = shared ? shareEncoderRows(b.usePrompt) : ownEncoderRows(b.batch);
@@ -355,6 +356,7 @@ function checkRequest(r: GenerateRequest): void {
   if (!Number.isInteger(r.steps) || r.steps < 1 || r.steps > MAX_STEPS) throw new InputError(`steps must be an integer in [1, ${MAX_STEPS}], got ${r.steps}`);
   checkSeed(r.seed);
   if (!Number.isFinite(r.textScale) || !Number.isFinite(r.imageScale)) throw new InputError('guidance scales must be finite numbers');
+  if (r.imageScaleEnd !== undefined && !Number.isFinite(r.imageScaleEnd)) throw new InputError('imageScaleEnd must be a finite number when given');
   if (r.scheduler !== 'ddim' && r.scheduler !== 'dpmpp2m') throw new InputError(`unknown scheduler "${String(r.scheduler)}"`);
   if (r.guidance !== 'combined' && r.guidance !== 'joint') throw new InputError(`unknown guidance mode "${String(r.guidance)}"`);
   if (!Number.isInteger(r.previewEvery) || r.previewEvery < 0) throw new InputError('previewEvery must be a non-negative integer');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyGuidance, combineThreeBranch, combineTwoBranch, planGuidance } from './guidance';
+import { applyGuidance, combineThreeBranch, combineTwoBranch, imageScaleAt, planGuidance } from './guidance';
 
 const f = (...v: number[]) => Float32Array.from(v);
 
@@ -16,6 +16,12 @@ describe('guidance', () => {
     const eI = f(0.7, 0.9);
     const out = combineThreeBranch(eU, eI, eC, 1, 1);
     out.forEach((v, i) => expect(v).toBeCloseTo(eC[i], 6));
+  });
+  it('sI per step: constant without an end, a straight ramp with one (as sampler.py image_scales)', () => {
+    // training/tests/test_models.py checks image_scales on the same ramp, reversed
+    expect([0, 1, 2, 3, 4].map((i) => imageScaleAt(i, 5, 12, 6))).toEqual([12, 10.5, 9, 7.5, 6]);
+    expect([0, 1, 2].map((i) => imageScaleAt(i, 3, 9))).toEqual([9, 9, 9]);
+    expect(imageScaleAt(0, 1, 12, 6)).toBe(12); // one step: the start
   });
   it('two-branch formula e_u + sT(e_c − e_u)', () => {
     expect(combineTwoBranch(f(1), f(3), 2)[0]).toBe(5);

@@ -50,6 +50,17 @@ export function planGuidance(hasCache: boolean, mode: GuidanceMode): GuidancePla
   };
 }
 
+/**
+ * sI for step `step` of `total` (0 = the noisiest): `start` throughout, or a straight ramp from
+ * `start` to `end`, so the subject pulls harder while the layout forms and eases while details
+ * sharpen (the benchmark's 12 → 6 beat a constant 9, same mean). Same numbers as
+ * training/dreamcache/sampler.py `image_scales`.
+ */
+export function imageScaleAt(step: number, total: number, start: number, end?: number): number {
+  if (end === undefined || total < 2) return start;
+  return start + ((end - start) * step) / (total - 1);
+}
+
 /** e = e_u + sT·(e_c − e_i) + sI·(e_i − e_u). */
 export function combineThreeBranch(eU: Float32Array, eI: Float32Array, eC: Float32Array, sT: number, sI: number): Float32Array {
   const out = new Float32Array(eU.length);

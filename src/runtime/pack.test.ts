@@ -64,6 +64,7 @@ const broken: [string, (m: Record<string, any>) => void, RegExp][] = [
   ['scaling factor', (m) => (m.latent.scalingFactor = 0), /scalingFactor must be > 0/],
   ['beta schedule', (m) => (m.scheduler.betaSchedule = 'cosine'), /betaSchedule/],
   ['prediction type', (m) => (m.scheduler.predictionType = 'v_prediction'), /predictionType must be "epsilon"/],
+  ['image scale ramp end a number', (m) => (m.guidance.imageScaleEnd = '6'), /guidance.imageScaleEnd must be a finite number/],
   ['cache timestep integer', (m) => (m.cache.timestep = 1.5), /cache.timestep/],
   ['cache timestep range', (m) => (m.cache.timestep = 1000), /cache.timestep/],
   ['cache layers non-empty', (m) => (m.cache.layers = []), /non-empty/],
@@ -88,6 +89,11 @@ describe('validateManifest', () => {
   it('accepts the contract example', () => {
     const m = validateManifest(goodManifest());
     expect(m.name).toBe('dev-tiny');
+  });
+  it('accepts an image scale ramp (guidance.imageScaleEnd)', () => {
+    const m = goodManifest();
+    m.guidance = { textScale: 7.5, imageScale: 12, imageScaleEnd: 6 };
+    expect(validateManifest(m).guidance.imageScaleEnd).toBe(6);
   });
   it('accepts external data listed in files', () => {
     const m = goodManifest();

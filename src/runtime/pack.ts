@@ -56,7 +56,8 @@ export interface PackManifest {
    * encoder files, cache layers, timestep, latent scaling, scheduler) is identical.
    */
   cache: { timestep: number; layers: PackLayer[]; compatibleFingerprints?: string[] };
-  guidance: { textScale: number; imageScale: number };
+  /** imageScaleEnd: the default sI at the last step (a ramp from imageScale); absent → constant sI. */
+  guidance: { textScale: number; imageScale: number; imageScaleEnd?: number };
   segmenter: { inputSize: number };
   graphs: Record<GraphRole, GraphFiles>;
   files: PackFileEntry[];
@@ -172,6 +173,7 @@ export function validateManifest(json: unknown): PackManifest {
   const guidance = obj(json, 'guidance', '');
   num(guidance, 'textScale', 'guidance.');
   num(guidance, 'imageScale', 'guidance.');
+  if (guidance.imageScaleEnd !== undefined) num(guidance, 'imageScaleEnd', 'guidance.');
   posInt(obj(json, 'segmenter', ''), 'inputSize', 'segmenter.');
 
   // files first, so graph entries can be checked against it.

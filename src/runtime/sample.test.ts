@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CancelledError } from './errors';
 import { planGuidance } from './guidance';
 import { sampleLatent, type UnetBatch } from './sample';
-import { alphasCumprod, createScheduler } from './schedulers';
+import { alphasCumprod, createScheduler, type Scheduler } from './schedulers';
 
 const cfg = { numTrainTimesteps: 1000, betaSchedule: 'scaled_linear' as const, betaStart: 0.00085, betaEnd: 0.012 };
 const ac = alphasCumprod(cfg);
@@ -52,6 +52,40 @@ describe('sampleLatent', () => {
       expect(calls[0].sample.length).toBe(12);
     });
   }
+
+  it('ramps sI linearly from imageScale at the first step to imageScaleEnd at the last', async () => {
+    // e_u = 0, e_i = e_c = 1: the guided prediction is sI itself, step by step.
+    const seen = async (imageScaleEnd?: number): Promise<number[]> => {
+      const ddim = createScheduler('ddim', cfg);
+      const guided: number[] = [];
+      const spy: Scheduler = {
+        name: ddim.name,
+        get timesteps() { return ddim.timesteps; },
+        initNoiseSigma: ddim.initNoiseSigma,
+        setTimesteps: (n) => ddim.setTimesteps(n),
+        step: (eps, t, x) => { guided.push(eps[0]); return ddim.step(eps, t, x); },
+      };
+      await sampleLatent({
+        scheduler: spy,
+        steps: 25,
+        initialLatent: new Float32Array(1),
+        plan: planGuidance(true, 'combined'),
+        textScale: 7.5,
+        imageScale: 12,
+        imageScaleEnd,
+        runUnet: async () => Float32Array.from([0, 1, 1]),
+        isCancelled: () => false,
+      });
+      return guided;
+    };
+    const ramp = await seen(6);
+    expect(ramp.length).toBe(25);
+    expect(ramp[0]).toBeCloseTo(12, 5);
+    expect(ramp[24]).toBeCloseTo(6, 5);
+    expect(ramp[12]).toBeCloseTo(9, 5);
+    ramp.slice(1).forEach((v, i) => expect(v - ramp[i]).toBeCloseTo(-0.25, 5));
+    expect(await seen()).toEqual(new Array(25).fill(12));
+  });
 
   it('stops within one step when cancelled, with CancelledError', async () => {
     let cancelled = false;

@@ -1,7 +1,7 @@
 // The DreamCache denoising loop, in one place: one batched U-Net call per step with the rows
 // the guidance plan asks for, guidance, scheduler step, cancellation and previews.
 import { CancelledError } from './errors';
-import { applyGuidance, type GuidancePlan } from './guidance';
+import { applyGuidance, imageScaleAt, type GuidancePlan } from './guidance';
 import type { Scheduler } from './schedulers';
 import { yieldToEventLoop } from './yield';
 
@@ -25,6 +25,8 @@ export interface SampleOptions {
   plan: GuidancePlan;
   textScale: number;
   imageScale: number;
+  /** sI at the last step: sI ramps linearly from `imageScale` (first step) to this; absent → constant. */
+  imageScaleEnd?: number;
   /** Returns noise_pred for the batch, [B·C·h·w]. */
   runUnet: (batch: UnetBatch) => Promise<Float32Array>;
   isCancelled: () => boolean;
@@ -51,7 +53,7 @@ export async function sampleLatent(o: SampleOptions): Promise<Float32Array> {
     for (let b = 0; b < B; b++) sample.set(latent, b * n);
     const eps = await o.runUnet({ sample, timestep: new Float32Array(B).fill(t), gates, usePrompt, batch: B });
     if (o.isCancelled()) throw new CancelledError('Generation cancelled');
-    const guided = applyGuidance(plan, eps, o.textScale, o.imageScale);
+    const guided = applyGuidance(plan, eps, o.textScale, imageScaleAt(i, total, o.imageScale, o.imageScaleEnd));
     const { prevSample, predOriginal } = scheduler.step(guided, t, latent);
     latent = prevSample;
     await o.onStep?.(i + 1, total, predOriginal);

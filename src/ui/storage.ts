@@ -29,7 +29,10 @@ export interface GenerationSettings {
   seed: number;
   randomizeSeed: boolean;
   textScale: number;
+  /** sI at the first step (throughout when imageScaleEnd is absent). */
   imageScale: number;
+  /** sI at the last step, a linear ramp from imageScale; absent in settings saved before ramps existed. */
+  imageScaleEnd?: number;
   scheduler: SchedulerName;
   guidance: GuidanceMode;
   /** Images per press of Generate (1 … MAX_IMAGES_PER_RUN); absent in settings saved before it existed. */

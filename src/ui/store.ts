@@ -9,6 +9,7 @@ import { kindOfFile } from './file-kind';
 import { paintStroke, type Point } from './mask-brush';
 import { applyProgress, nextImage, startJob, type Job } from './job-progress';
 import { imageCount, runSeeds } from './image-batch';
+import { guidanceDefaults } from './guidance-settings';
 import { readPhoto } from './photo-decode';
 import { rgbaToPng } from './png';
 import type { ActivePack, AppStorage, GalleryRecord, GenerationSettings, StoredPack, StoredSettings, SubjectRecord } from './storage';
@@ -229,7 +230,7 @@ export const useApp = create<AppState>()((set, get) => {
       activePack: active,
       settings: s.settingsCustomized
         ? s.settings
-        : { ...s.settings, textScale: loaded.manifest.guidance.textScale, imageScale: loaded.manifest.guidance.imageScale },
+        : { ...s.settings, ...guidanceDefaults(loaded.manifest) },
       // a subject of another pack cannot be used with this one
       selectedSubjectId:
         usesCacheOf(loaded, s.subjects.find((x) => x.id === s.selectedSubjectId)?.fingerprint) ? s.selectedSubjectId : null,
@@ -597,7 +598,7 @@ export const useApp = create<AppState>()((set, get) => {
     resetGuidanceDefaults() {
       const loaded = get().loaded;
       if (!loaded) return;
-      get().updateSettings({ textScale: loaded.manifest.guidance.textScale, imageScale: loaded.manifest.guidance.imageScale });
+      get().updateSettings(guidanceDefaults(loaded.manifest));
     },
 
     async generate() {
@@ -624,6 +625,7 @@ export const useApp = create<AppState>()((set, get) => {
               seed,
               textScale: settings.textScale,
               imageScale: settings.imageScale,
+              imageScaleEnd: settings.imageScaleEnd,
               scheduler: settings.scheduler,
               guidance: settings.guidance,
               cache,

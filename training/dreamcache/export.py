@@ -151,7 +151,8 @@ def export_pack(out_dir: str, cfg: PackConfig, unet: UNet, vae: AutoencoderKL, t
         "unet": {"parameters": sum(x.numel() for x in unet.parameters()) - n_adapter,
                  "adapterParameters": n_adapter, "config": cfg.unet.to_dict()},
         "cache": {"timestep": 1, "layers": layers},
-        "guidance": {"textScale": meta.get("textScale", 7.5), "imageScale": meta.get("imageScale", 1.0)},
+        "guidance": {"textScale": meta.get("textScale", 7.5), "imageScale": meta.get("imageScale", 1.0),
+                     **({"imageScaleEnd": meta["imageScaleEnd"]} if meta.get("imageScaleEnd") is not None else {})},
         "segmenter": {"inputSize": rs},
         "weightStorage": "float16" if fp16_storage else "float32",
         **({"int8Weights": [r for r in graphs if r in int8_roles]} if int8_roles else {}),
@@ -235,6 +236,9 @@ def main(argv=None):
     ap.add_argument("--text-scale", type=float, default=7.5, help="the pack's default text guidance sT")
     ap.add_argument("--image-scale", type=float, default=1.0,
                     help="the pack's default image guidance sI (the benchmark's chosen operating point)")
+    ap.add_argument("--image-scale-end", type=float, default=None,
+                    help="the pack's default sI at the last step: sI ramps linearly from --image-scale (first, "
+                         "noisiest step) to this (guidance.imageScaleEnd); default: constant --image-scale")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--accept-caches-from", action="append", default=[], metavar="MANIFEST",
                     help="manifest.json of an earlier pack whose subject caches this one should use as its own "
@@ -271,7 +275,7 @@ def main(argv=None):
     else:
         ap.error("give --weights or --random")
     meta = {"name": a.name or a.preset, "version": a.version, "trained": trained,
-            "textScale": a.text_scale, "imageScale": a.image_scale,
+            "textScale": a.text_scale, "imageScale": a.image_scale, "imageScaleEnd": a.image_scale_end,
             "description": a.description or ("Random weights for development: images are noise." if not trained else "")}
     int8_roles = [r for r in a.int8_storage.replace(" ", "").split(",") if r]
     try:

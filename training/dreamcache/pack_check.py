@@ -169,6 +169,7 @@ def check_manifest(m: Dict) -> List[str]:
             "cache.compatibleFingerprints must be a list of sha256 hex strings")
     g = m.get("guidance") or {}
     req(isinstance(g.get("textScale"), (int, float)) and isinstance(g.get("imageScale"), (int, float)), "guidance.textScale/imageScale must be numbers")
+    req("imageScaleEnd" not in g or isinstance(g["imageScaleEnd"], (int, float)), "guidance.imageScaleEnd must be a number when present")
     req(_is_int((m.get("segmenter") or {}).get("inputSize")), "segmenter.inputSize must be an integer")
     graphs = m.get("graphs") or {}
     files = m.get("files")

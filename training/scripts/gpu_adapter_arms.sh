@@ -18,8 +18,10 @@
 # depend on the adapters); `best` measures every arm's gap against those. NAME "shipped" scores
 # $SHIPPED_ADAPTERS (the shipped adapters) itself. Default protocol: 1 seed, 25 steps, sI $BSCALE
 # (default 9, the pack's since tiny-emoji 0.17.0; sessions 13–24 scored their main rows at 8, the pack's
-# then: BSCALE=8 compares with them), no ablations; each bench call starts clean unless BENCH_RESUME=1.
-# Env: AINIT (arms not restored), ALR (4e-4), AGENERIC (0.95), ABATCH (256), BBATCH (512), BSCALE (9).
+# then: BSCALE=8 compares with them; BSCALE=12 BSCALE_END=6 scores the main row with tiny-emoji 0.17.1's
+# ramp), no ablations; each bench call starts clean unless BENCH_RESUME=1.
+# Env: AINIT (arms not restored), ALR (4e-4), AGENERIC (0.95), ABATCH (256), BBATCH (512), BSCALE (9),
+# BSCALE_END (none: constant sI).
 # $OUT gets arms.tar (each arm's adapters.json, log.jsonl, weights) and benches.tar (bench.md/json).
 set -uo pipefail
 source scripts/gpu_env.sh
@@ -88,7 +90,7 @@ elif [ "$PHASE" = bench ]; then
     fresh_bench "$RUNS/bench-arm-$name"     # an arm's earlier weights' records must not mix in
     trun -m dreamcache.eval.bench --weights "$BASE" --adapters "$w" --evaluators "$(judges)" --webp "$WEBP" \
       --out "$RUNS/bench-arm-$name" --minutes "$MIN" --batch "${BBATCH:-512}" --seeds 1 --steps 25 --image-scale "${BSCALE:-9}" \
-      --ablations none --grid-subjects 0 --rows "$rows" "$@" 2>&1 | grep -v Warn | grep -E '^\| |gap|Error|Traceback' | cut -c1-300
+      ${BSCALE_END:+--image-scale-end "$BSCALE_END"} --ablations none --grid-subjects 0 --rows "$rows" "$@" 2>&1 | grep -v Warn | grep -E '^\| |gap|Error|Traceback' | cut -c1-300
     first=0
   done
   (cd "$RUNS" && tar -cf "$OUT/benches.tar" $(for n in "${names[@]}"; do echo "bench-arm-$n/bench.md bench-arm-$n/bench.json"; done))

@@ -209,6 +209,14 @@ def test_bench_ramp_rows_change_the_image_scale_over_the_steps(webp_dir, evaluat
     assert r["sI ramp 3→3"]["dino"] == r["DreamCache"]["dino"]
     assert r["sI ramp 1→5"]["dino"] != r["DreamCache"]["dino"]
     assert "ramp: sI ramp 1→5" in open(os.path.join(out, "bench.md"), encoding="utf-8").read()
+    # --image-scale-end ramps the main row the same way (a pack's guidance.imageScaleEnd)
+    (tmp_path / "main").mkdir()
+    out2, res2, _ = toy_bench(tmp_path / "main", evaluators, [
+        "--webp", webp_dir, "--limit-subjects", "2", "--limit-prompts", "1", "--seeds", "1", "--steps", "3",
+        "--rows", "dreamcache", "--image-scale", "1", "--image-scale-end", "5", "--ablations", "none"])
+    assert res2["results"]["DreamCache"]["s_img_end"] == 5
+    assert res2["results"]["DreamCache"]["dino"] == r["sI ramp 1→5"]["dino"]
+    assert "sI 1 → 5" in open(os.path.join(out2, "bench.md"), encoding="utf-8").read()
     for bad in ("6-12", "6:x", "6:12:3"):
         with pytest.raises(SystemExit):
             bench.main(["--weights", str(tmp_path / "weights"), "--evaluators", evaluators, "--ablations", "ramp",

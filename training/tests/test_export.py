@@ -304,3 +304,16 @@ def test_checker_refuses_malformed_compatible_fingerprints():
     m = _manifest_copy()
     m["cache"]["compatibleFingerprints"] = ["abc"]
     assert any("compatibleFingerprints" in e for e in pack_check.check_manifest(m))
+
+
+def test_image_scale_ramp_is_written_and_checked(exported, tmp_path):
+    """--image-scale-end becomes guidance.imageScaleEnd (the runtime's default ramp); without it the
+    manifest has no such key (constant sI); the checker refuses a non-number."""
+    _, _, _, cfg, models = exported
+    meta = {"name": "ramp-test", "version": "0.0.1", "trained": False, "imageScale": 12.0, "imageScaleEnd": 6.0}
+    m = export_pack(str(tmp_path / "ramp"), cfg, *models, TOKENIZER, meta)
+    assert m["guidance"] == {"textScale": 7.5, "imageScale": 12.0, "imageScaleEnd": 6.0}
+    assert pack_check.check_pack(str(tmp_path / "ramp")) == []
+    assert "imageScaleEnd" not in _manifest_copy()["guidance"]
+    m["guidance"]["imageScaleEnd"] = "6"
+    assert "guidance.imageScaleEnd must be a number when present" in pack_check.check_manifest(m)

@@ -1,7 +1,11 @@
 import { useApp } from '../store';
 import { MAX_IMAGES_PER_RUN, MAX_SEED } from '../config';
 import { imageCount } from '../image-batch';
+import { imageScaleLabel } from '../guidance-settings';
 import type { GuidanceMode, SchedulerName } from '../../runtime/engine-types';
+
+// Room above the packs' defaults (tiny-emoji 0.17.1 starts at 12) for a stronger pull.
+const MAX_IMAGE_SCALE = 16;
 
 const SCHEDULERS: { value: SchedulerName; label: string }[] = [
   { value: 'dpmpp2m', label: 'DPM++ 2M' },
@@ -133,21 +137,37 @@ export function Composer() {
             data-testid="text-scale"
           />
         </label>
-        <label className={`control ${subject ? '' : 'is-disabled'}`}>
+        <div className={`control ${subject ? '' : 'is-disabled'}`}>
           <span className="control-label">
-            Image scale <output>{settings.imageScale.toFixed(1)}</output>
+            Image scale <output data-testid="image-scale-value">{imageScaleLabel(settings)}</output>
           </span>
+          <span className="control-sub">first step</span>
           <input
             type="range"
             min={0}
-            max={10}
+            max={MAX_IMAGE_SCALE}
             step={0.1}
             value={settings.imageScale}
             disabled={!subject}
+            aria-label="Image scale at the first step"
+            title="How strongly the subject pulls at the first (noisiest) step"
             onChange={(e) => updateSettings({ imageScale: Number(e.target.value) })}
             data-testid="image-scale"
           />
-        </label>
+          <span className="control-sub">last step</span>
+          <input
+            type="range"
+            min={0}
+            max={MAX_IMAGE_SCALE}
+            step={0.1}
+            value={settings.imageScaleEnd ?? settings.imageScale}
+            disabled={!subject}
+            aria-label="Image scale at the last step"
+            title="How strongly the subject pulls at the last step; between the two it changes in a straight line"
+            onChange={(e) => updateSettings({ imageScaleEnd: Number(e.target.value) })}
+            data-testid="image-scale-end"
+          />
+        </div>
         <label className="control">
           <span className="control-label">Scheduler</span>
           <select

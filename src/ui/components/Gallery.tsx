@@ -1,5 +1,6 @@
 import { useApp, type GalleryView } from '../store';
 import { usesCacheOf } from '../../runtime/pack';
+import { withImageScaleEnd } from '../guidance-settings';
 
 const SCHEDULER_LABEL = { ddim: 'DDIM', dpmpp2m: 'DPM++ 2M' } as const;
 
@@ -38,7 +39,7 @@ function GalleryCard({ item }: { item: GalleryView }) {
   const reuse = () => {
     const { setPrompt, updateSettings, selectSubject, subjects } = useApp.getState();
     setPrompt(item.prompt);
-    updateSettings({ ...item.settings, seed: item.seed, randomizeSeed: false });
+    updateSettings({ ...withImageScaleEnd(item.settings), seed: item.seed, randomizeSeed: false });
     const subject = subjects.find((s) => s.id === item.subjectId);
     if (item.subjectId === null) selectSubject(null);
     else if (subject && usesCacheOf(useApp.getState().loaded, subject.fingerprint)) selectSubject(item.subjectId);

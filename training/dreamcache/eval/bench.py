@@ -68,9 +68,10 @@ class Config:
 def make_configs(a) -> List[Config]:
     other = "name" if a.dreamcache_noun == "category" else "category"
     both = [Config(f"DreamCache ({'subject named' if other == 'name' else 'class noun'})", "dreamcache", a.seeds,
-                   a.steps, s_img=a.image_scale, noun=other)] if a.both_nouns else []
+                   a.steps, s_img=a.image_scale, s_img_end=a.image_scale_end, noun=other)] if a.both_nouns else []
     main = ([Config("text-only", "text", a.seeds, a.steps, s_img=0.0),
-             Config("DreamCache", "dreamcache", a.seeds, a.steps, s_img=a.image_scale, noun=a.dreamcache_noun)]
+             Config("DreamCache", "dreamcache", a.seeds, a.steps, s_img=a.image_scale, s_img_end=a.image_scale_end,
+                    noun=a.dreamcache_noun)]
             + both + [Config("ground truth", "gt", a.seeds, a.steps),
                       Config(GT_VAE, "gt_vae", a.seeds, a.steps)])
     main = [c for c in main if c.method in rows_of(a)]
@@ -257,7 +258,8 @@ def report(a, configs: List[Config], records: List[Dict], expected: Dict[str, in
                                                                   "TRAINING subjects (diagnostic, not the benchmark)")
     if a.grid_only:
         subjects += ", GRID ONLY: the grid's images, not the benchmark"
-    md = (f"### Main ({subjects}; {1 if a.grid_only else a.seeds} seeds, {a.steps} DDIM steps, sT {a.text_scale}, sI {a.image_scale}"
+    md = (f"### Main ({subjects}; {1 if a.grid_only else a.seeds} seeds, {a.steps} DDIM steps, sT {a.text_scale}, sI {a.image_scale:g}"
+          f"{f' → {a.image_scale_end:g}' if a.image_scale_end is not None else ''}"
           f"{'; int8 text encoder' if a.int8_text_encoder else ''})\n\n"
           + head)
     md += "".join(row(c.name, res[c.name]) for c in main)
@@ -340,6 +342,9 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--text-scale", type=float, default=7.5)
     ap.add_argument("--image-scale", type=float, default=1.0)
+    ap.add_argument("--image-scale-end", type=float, default=None,
+                    help="the main DreamCache rows' sI at the last step (a ramp from --image-scale, as a pack's "
+                         "guidance.imageScaleEnd); ablation rows keep a constant --image-scale")
     ap.add_argument("--dreamcache-noun", choices=["category", "name"], default="category",
                     help="DreamCache prompts name the subject by its class noun (DreamBench-style) or its name")
     ap.add_argument("--both-nouns", action="store_true", help="a second DreamCache main row with the other naming")

@@ -53,6 +53,7 @@ def prepare(a, out: str) -> List[Dict]:
         p = PROMPTS[(i * 7) % len(PROMPTS)]
         c = {"id": f"c{i:02d}", "subject": bank.ids[s], "prompt": p.text(bank.labels[s]), "seed": 1000 + i,
              "cacheSeed": 2000 + i, "steps": a.steps, "textScale": a.text_scale, "imageScale": a.image_scale,
+             **({"imageScaleEnd": a.image_scale_end} if a.image_scale_end is not None else {}),
              "reference": None if i % 5 == 4 else f"ref_c{i:02d}.rgba"}
         if c["reference"]:
             ref = clean_reference(gen, torch.tensor([s]))[0]
@@ -94,7 +95,7 @@ def compare(models, out: str) -> Dict:
             if all(os.path.isfile(f) for f in files.values()):   # the test fixture leaves them out (size)
                 cache_diff = max(float((cache[k] - f32(f).view_as(cache[k])).abs().max()) for k, f in files.items())
         lat = sample(models.unet, ctx, models.empty, steps=c["steps"], s_text=c["textScale"], s_img=c["imageScale"],
-                     cache=cache, mode="combined", acp=models.acp, noise=noise)
+                     s_img_end=c.get("imageScaleEnd"), cache=cache, mode="combined", acp=models.acp, noise=noise)
         py = np.frombuffer(to_rgba_bytes(decode(models.vae, lat)[0]), dtype=np.uint8).astype(np.int32)
         ts = np.fromfile(os.path.join(out, f"ts_{c['id']}.rgba"), dtype=np.uint8).astype(np.int32)
         d = np.abs(py - ts).reshape(-1, 4)[:, :3]
@@ -136,6 +137,8 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--text-scale", type=float, default=7.5)
     ap.add_argument("--image-scale", type=float, default=1.0)
+    ap.add_argument("--image-scale-end", type=float, default=None,
+                    help="sI at the last step: a ramp from --image-scale, as a pack's guidance.imageScaleEnd")
     ap.add_argument("--int8-text-encoder", action="store_true",
                     help="PyTorch's text encoder rounded as a pack exported with --int8-storage text_encoder stores it")
     ap.add_argument("--skip-node", action="store_true", help="compare dumps already in --out")
