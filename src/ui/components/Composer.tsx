@@ -1,3 +1,4 @@
+import { Fragment } from 'react';
 import { useApp } from '../store';
 import { MAX_IMAGES_PER_RUN, MAX_SEED } from '../config';
 import { imageCount } from '../image-batch';
@@ -6,6 +7,16 @@ import type { GuidanceMode, SchedulerName } from '../../runtime/engine-types';
 
 // Room above the packs' defaults (tiny-emoji 0.17.1 starts at 12) for a stronger pull.
 const MAX_IMAGE_SCALE = 16;
+// The image scale's two ends: sI moves in a straight line from the first step's to the last's.
+const IMAGE_SCALE_ENDS = [
+  { key: 'imageScale', label: 'first step', testId: 'image-scale', title: 'How strongly the subject pulls at the first (noisiest) step' },
+  {
+    key: 'imageScaleEnd',
+    label: 'last step',
+    testId: 'image-scale-end',
+    title: 'How strongly the subject pulls at the last step; between the two it changes in a straight line',
+  },
+] as const;
 
 const SCHEDULERS: { value: SchedulerName; label: string }[] = [
   { value: 'dpmpp2m', label: 'DPM++ 2M' },
@@ -141,32 +152,23 @@ export function Composer() {
           <span className="control-label">
             Image scale <output data-testid="image-scale-value">{imageScaleLabel(settings)}</output>
           </span>
-          <span className="control-sub">first step</span>
-          <input
-            type="range"
-            min={0}
-            max={MAX_IMAGE_SCALE}
-            step={0.1}
-            value={settings.imageScale}
-            disabled={!subject}
-            aria-label="Image scale at the first step"
-            title="How strongly the subject pulls at the first (noisiest) step"
-            onChange={(e) => updateSettings({ imageScale: Number(e.target.value) })}
-            data-testid="image-scale"
-          />
-          <span className="control-sub">last step</span>
-          <input
-            type="range"
-            min={0}
-            max={MAX_IMAGE_SCALE}
-            step={0.1}
-            value={settings.imageScaleEnd ?? settings.imageScale}
-            disabled={!subject}
-            aria-label="Image scale at the last step"
-            title="How strongly the subject pulls at the last step; between the two it changes in a straight line"
-            onChange={(e) => updateSettings({ imageScaleEnd: Number(e.target.value) })}
-            data-testid="image-scale-end"
-          />
+          {IMAGE_SCALE_ENDS.map((end) => (
+            <Fragment key={end.key}>
+              <span className="control-sub">{end.label}</span>
+              <input
+                type="range"
+                min={0}
+                max={MAX_IMAGE_SCALE}
+                step={0.1}
+                value={settings[end.key] ?? settings.imageScale}
+                disabled={!subject}
+                aria-label={`Image scale at the ${end.label}`}
+                title={end.title}
+                onChange={(e) => updateSettings({ [end.key]: Number(e.target.value) })}
+                data-testid={end.testId}
+              />
+            </Fragment>
+          ))}
         </div>
         <label className="control">
           <span className="control-label">Scheduler</span>
