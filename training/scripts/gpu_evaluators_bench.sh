@@ -7,7 +7,8 @@
 # Env: BASE (pack weights, default the shipped ones: shipped_weights in gpu_env.sh), ADAPTERS (default
 # $SHIPPED_ADAPTERS from gpu_env.sh, the shipped ones), EVAL (an evaluator folder to use instead of training them), EBATCH (256),
 # BBATCH (512), BENCH_RESUME (1: continue the records already in $RUNS/bench-main), BENCH_ARGS (more
-# arguments of the main bench, e.g. "--ablations cache_t,layers,prompted": a later flag wins).
+# arguments of the main bench, e.g. "--ablations cache_t,layers,prompted": a later flag wins), BENCH_PORT
+# (29630; two benchmarks side by side need two ports and two RUNS folders).
 # $OUT gets eval-{identity,clip,scene}.tar (only those trained here; bf16 parts) and bench.tar: 4 files.
 set -uo pipefail
 source scripts/gpu_env.sh
@@ -23,7 +24,7 @@ fi
 EVAL=${EVAL:-$(judges)}
 B=$RUNS/bench-main S=$RUNS/bench-train
 fresh_bench "$B" "$S"
-TRUN_PORT=29630 trun -m dreamcache.eval.bench --weights "$BASE" --adapters "$ADAPTERS" --evaluators "$EVAL" \
+TRUN_PORT=${BENCH_PORT:-29630} trun -m dreamcache.eval.bench --weights "$BASE" --adapters "$ADAPTERS" --evaluators "$EVAL" \
   --webp "$WEBP" --out "$B" --batch "${BBATCH:-512}" --seeds 1 --steps 25 --image-scale 8 --ablations none \
   --grid-subjects 12 --minutes "$BMIN" ${BENCH_ARGS:-} 2>&1 | grep -v Warn | tail -32
 [ "$SMIN" != 0 ] && TRUN_PORT=29631 trun -m dreamcache.eval.bench --weights "$BASE" --adapters "$ADAPTERS" --evaluators "$EVAL" \

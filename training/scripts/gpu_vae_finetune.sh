@@ -5,13 +5,14 @@
 # with the colour probe and packs vae.json + log.jsonl + weights + probe.json into $OUT/vae2.tar.
 # Usage: bash scripts/gpu_vae_finetune.sh MINUTES [BATCH] [extra trainer args]
 # Env: INIT (VAE to start from, default checkpoints/tiny-emoji-v1), ANCHOR (--anchor-weight, 1),
-# CHROMA (--chroma-weight, 1), CROP (0: whole images), LR (1e-4), VAE_PORT (29541).
+# CHROMA (--chroma-weight, 1), CROP (0: whole images), LR (1e-4), VAE_PORT (29541), VAE_RUN (the run's
+# folder under $RUNS and its tar's name, vae2; two runs side by side need two names and two ports).
 # Decoder only (every latent stays, so the U-Net and adapters need nothing): ANCHOR=0 … --freeze-encoder.
 set -uo pipefail
 source scripts/gpu_env.sh
 INIT=${INIT:-$PWD/checkpoints/tiny-emoji-v1}
 OUT=${OUT:-$RUNS/out}
-RUN=$RUNS/vae2
+RUN=$RUNS/${VAE_RUN:-vae2}
 MIN=${1:?minutes}
 BATCH=${2:-64}
 shift $(( $# >= 2 ? 2 : $# ))
@@ -22,5 +23,5 @@ TRUN_PORT=${VAE_PORT:-29541} trun -m dreamcache.train.vae --webp "$WEBP" --out "
   | awk '/"step"/{n++; if (n%10==1) print; next} /done|start|Error|error|Traceback/'
 python3 scripts/vae_colour_probe.py --vae "$RUN" --webp "$WEBP" --drift-from "$INIT" --json "$RUN/probe.json" \
   --grid "$RUN/colour.png" 2>&1 | grep -v Warn
-tar -C "$RUN" -cf "$OUT/vae2.tar" vae.json log.jsonl weights probe.json colour.png
+tar -C "$RUN" -cf "$OUT/${VAE_RUN:-vae2}.tar" vae.json log.jsonl weights probe.json colour.png
 ls -la "$OUT"

@@ -113,3 +113,51 @@ def test_latent_readout_tells_a_folded_axis_from_a_linear_one():
     assert out["luma"]["linear_r2"] > 0.99 and out["warm-cool"]["linear_r2"] > 0.99
     gm = out["green-magenta"]
     assert gm["mlp_r2"] > 0.9 and gm["mlp_r2"] > gm["linear_r2"] + 0.05, gm
+
+
+def test_patch_discriminator_scores_patches_and_hinge_saturates():
+    from dreamcache.train import patch_gan as G
+    disc = G.PatchDiscriminator()
+    logits = disc(torch.rand(2, 3, 128, 128))
+    assert logits.shape[:2] == (2, 1) and logits.shape[-1] > 1   # a map of patch scores, not one number
+    sure = torch.full((2, 1, 4, 4), 3.0)
+    assert G.hinge_d_loss(sure, -sure).item() == 0.0             # past the margins: nothing to learn
+    assert G.hinge_d_loss(-sure, sure).item() == 4.0
+    assert G.generator_loss(sure).item() == -3.0
+
+
+def test_adaptive_weight_matches_the_gradient_scales_at_the_last_layer():
+    from dreamcache.train import patch_gan as G
+    torch.manual_seed(0)
+    w = torch.randn(4, 4, requires_grad=True)
+    y = torch.randn(8, 4) @ w
+    rec, adv = y.abs().mean(), 50.0 * y.sum()
+    k = G.adaptive_weight(rec, adv, w)
+    g_rec = torch.autograd.grad(rec, w, retain_graph=True)[0].norm()
+    g_adv = torch.autograd.grad(k * adv, w)[0].norm()
+    assert not k.requires_grad and torch.allclose(g_rec, g_adv, rtol=1e-3)
+
+
+def test_adversarial_decoder_fine_tune_logs_its_terms_and_resumes_its_discriminator(tmp_path):
+    if not WEBP.is_dir():
+        pytest.skip("subject art not installed (npm install brings @lobehub/fluent-emoji-3d)")
+    from dreamcache.train.base import load_vae
+    common = ["--webp", str(WEBP), "--preset", "dev-tiny", "--log-every", "1", "--eval-batches", "1", "--batch", "4"]
+    V.main(common + ["--out", str(tmp_path / "vae"), "--max-steps", "1"])
+    adv = common + ["--out", str(tmp_path / "gan"), "--init-from", str(tmp_path / "vae"), "--freeze-encoder",
+                    "--adv-weight", "0.5", "--adv-start", "1"]
+    V.main(adv + ["--max-steps", "2"])
+    saved = torch.load(tmp_path / "gan" / "ckpt" / "state.pt")
+    assert saved["step"] == 2 and "disc" in saved and "dopt" in saved
+    V.main(adv + ["--max-steps", "3"])   # resumes model and discriminator
+    rows = [json.loads(l) for l in open(tmp_path / "gan" / "log.jsonl") if '"loss"' in l]
+    assert [r["step"] for r in rows] == [1, 2, 3]
+    assert "g_loss" not in rows[0] and all("d_loss" in r for r in rows)   # step 0 < --adv-start
+    assert all(r["adv_w"] > 0 and "g_loss" in r for r in rows[1:])
+    resumed = torch.load(tmp_path / "gan" / "ckpt" / "state.pt")
+    assert any(not torch.equal(saved["disc"][k], resumed["disc"][k]) for k in saved["disc"])
+    before, after = load_vae(str(tmp_path / "vae"), "dev-tiny", "cpu"), load_vae(str(tmp_path / "gan"), "dev-tiny", "cpu")
+    assert all(torch.equal(before.state_dict()[k], v) for k, v in after.state_dict().items() if k.startswith("encoder."))
+    assert json.load(open(tmp_path / "gan" / "vae.json"))["adv_weight"] == 0.5
+    with pytest.raises(SystemExit):
+        V.main(common + ["--out", str(tmp_path / "bad"), "--adv-weight", "1"])   # no decoder to start from

@@ -9,6 +9,9 @@ U-Net knows; --chroma-weight w adds w·L1 on the two opponent chroma axes (warm�
 green–magenta, scripts/vae_colour_probe.py), the colour the first VAE flattened; --crop C trains on
 random C×C crops (the autoencoder is convolutional; a quarter of the pixels per sample at C = S/2);
 --freeze-encoder trains the decoder alone, so the latents (and the U-Net trained on them) stay exactly.
+--adv-weight w adds a patch discriminator's hinge loss (train/patch_gan.py), scaled by w times the
+ratio of gradient norms at the decoder's last layer, from step --adv-start on (the discriminator
+learns from the first step): sharper texture than the pixel losses' average.
 
     torchrun --nproc_per_node=N -m dreamcache.train.vae --webp W --out runs/vae2 \
         --init-from checkpoints/tiny-emoji-v1 --anchor-weight 1 --chroma-weight 1 --lr 1e-4 --minutes 8
@@ -30,6 +33,7 @@ from .common import (EMA, Checkpoint, Dist, Log, StepLoop, TimeBox, autocast, cy
                      setup_fast_math)
 from .base import load_vae
 from .data import add_data_args, add_run_args, make_generator
+from .patch_gan import PatchDiscriminator, adaptive_weight, generator_loss, hinge_d_loss
 
 
 def edge_loss(x, y):
@@ -99,7 +103,16 @@ def main(argv=None):
     ap.add_argument("--freeze-encoder", action="store_true",
                     help="with --init-from: train the decoder only, so every latent (and the U-Net trained on "
                     "them) stays exactly as it was")
+    ap.add_argument("--adv-weight", type=float, default=0.0,
+                    help="weight of the patch discriminator's term (times the adaptive gradient-norm ratio; 0: none)")
+    ap.add_argument("--adv-start", type=int, default=500,
+                    help="step from which the decoder feels the discriminator (it trains from step 0)")
+    ap.add_argument("--disc-lr", type=float, default=None, help="the discriminator's lr (default: --lr)")
     a = ap.parse_args(argv)
+    if a.adv_weight < 0:
+        ap.error("--adv-weight must be ≥ 0")
+    if a.adv_weight and not a.init_from:
+        ap.error("--adv-weight needs --init-from (a discriminator cannot teach a decoder that does not yet reconstruct)")
     if a.freeze_encoder and not a.init_from:
         ap.error("--freeze-encoder needs --init-from (a trained encoder to keep)")
     if a.freeze_encoder and a.anchor_weight:
@@ -125,11 +138,18 @@ def main(argv=None):
     opt = torch.optim.AdamW([p for p in vae.parameters() if p.requires_grad], lr=a.lr, betas=(0.9, 0.99), weight_decay=0.0)
     ck = Checkpoint(os.path.join(a.out, "ckpt"))
     step = ck.resume(d.device, vae, opt, ema)
+    disc = dopt = None
+    if a.adv_weight:
+        disc = PatchDiscriminator().to(d.device)
+        dopt = torch.optim.AdamW(disc.parameters(), lr=a.disc_lr or a.lr, betas=(0.5, 0.9), weight_decay=0.0)
+        if ck.exists() and "disc" in (saved := ck.load(d.device)):
+            disc.load_state_dict(saved["disc"])
+            dopt.load_state_dict(saved["dopt"])
     model = d.wrap(vae)
     log = Log(a.out, d.main)
     log.write(event="start", step=step, world=d.world, batch=a.batch, params=sum(p.numel() for p in vae.parameters()),
               init_from=a.init_from, anchor_weight=a.anchor_weight, chroma_weight=a.chroma_weight, crop=a.crop,
-              freeze_encoder=a.freeze_encoder)
+              freeze_encoder=a.freeze_encoder, adv_weight=a.adv_weight, adv_start=a.adv_start)
     loop = StepLoop(d, box, log, ck, a.max_steps, a.log_every)
     while True:
         g = seeded_generator(a.seed, d.rank, step, d.device)
@@ -144,12 +164,19 @@ def main(argv=None):
         l1 = (rec - x).abs().mean()
         l2 = (rec - x).pow(2).mean()
         kl = 0.5 * (mean.float().pow(2) + logvar.float().exp() - 1 - logvar.float()).mean()
-        loss = l1 + l2 + 0.5 * edge_loss(rec, x) + a.kl * kl * mean[0].numel()
+        pixel = l1 + l2 + 0.5 * edge_loss(rec, x)
         extra = {}
         if a.chroma_weight:
             chroma = chroma_l1(rec, x)
-            loss = loss + a.chroma_weight * chroma
+            pixel = pixel + a.chroma_weight * chroma
             extra["chroma"] = chroma.detach()
+        loss = pixel + a.kl * kl * mean[0].numel()
+        if disc is not None and step >= a.adv_start:
+            with autocast(d.device):
+                g_loss = generator_loss(disc(rec).float())
+            w = a.adv_weight * adaptive_weight(pixel, g_loss, vae.decoder.conv_out.weight)
+            loss = loss + w * g_loss
+            extra.update(g_loss=g_loss.detach(), adv_w=w)
         if anchor is not None:
             with torch.no_grad(), autocast(d.device):
                 ref, _ = anchor_qc(anchor(x)).chunk(2, dim=1)
@@ -157,8 +184,24 @@ def main(argv=None):
             loss = loss + a.anchor_weight * drift
             extra["latent_drift_rms"] = drift.sqrt().detach()
         step = loop.update(loss, opt, vae.parameters(), ema, vae, step)
-        if loop.finish(step, lambda: dict(model=vae.state_dict(), opt=opt.state_dict(), ema=ema.shadow, step=step),
-                       loss=loss.detach(), l1=l1.detach(), kl=kl.detach(), **extra):
+        if disc is not None:
+            with autocast(d.device):
+                d_loss = hinge_d_loss(disc(x).float(), disc(rec.detach()).float())
+            dopt.zero_grad(set_to_none=True)   # also drops what the generator's term left on it
+            d_loss.backward()
+            if d.world > 1:   # not DDP-wrapped: it runs three forwards per step, DDP expects one
+                for p in disc.parameters():
+                    torch.distributed.all_reduce(p.grad)
+                    p.grad /= d.world
+            dopt.step()
+            extra["d_loss"] = d_loss.detach()
+
+        def state():
+            s = dict(model=vae.state_dict(), opt=opt.state_dict(), ema=ema.shadow, step=step)
+            if disc is not None:
+                s.update(disc=disc.state_dict(), dopt=dopt.state_dict())
+            return s
+        if loop.finish(step, state, loss=loss.detach(), l1=l1.detach(), kl=kl.detach(), **extra):
             break
     if d.main:
         final = AutoencoderKL(cfg).to(d.device)
@@ -170,7 +213,7 @@ def main(argv=None):
         meta = {"step": step, "psnr_train": train_eval["psnr"], "psnr_heldout": held["psnr"],
                 "latent_std": train_eval["latent_std"], "scaling_factor": scaling, "config": cfg.to_dict(),
                 "init_from": a.init_from, "anchor_weight": a.anchor_weight, "chroma_weight": a.chroma_weight,
-                "crop": a.crop, "freeze_encoder": a.freeze_encoder}
+                "crop": a.crop, "freeze_encoder": a.freeze_encoder, "adv_weight": a.adv_weight}
         json.dump(meta, open(os.path.join(a.out, "vae.json"), "w"), indent=1)
         save_split(ema.shadow, os.path.join(a.out, "weights"), "vae", dtype=torch.float32)
         log.write(event="done", **{k: v for k, v in meta.items() if k != "config"})

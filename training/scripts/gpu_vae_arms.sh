@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Two decoder-only fine-tunes of the shipped VAE side by side on one GPU box (run from training/), then,
+# with `bench`, the held-out benchmark's main rows of the shipped pack with each new decoder:
+#   P: the pixel losses alone (vae-v2's recipe, continued);  G: the same plus the patch discriminator.
+# Usage: bash scripts/gpu_vae_arms.sh train MINUTES        (a rerun resumes both from $RUNS/vaeP, vaeG)
+#        bash scripts/gpu_vae_arms.sh bench BENCH_MINUTES  ($OUT/bench-{P,G,S}.tar; S: the shipped decoder,
+#        vae-v2, scored beside them on the same box as the baseline)
+# Env: ADV (G's --adv-weight, 0.5), ADV_START (300), BENCH_ARGS (as gpu_evaluators_bench.sh's).
+# The encoder is frozen, so every latent, the U-Net, the adapters and users' caches stay valid.
+set -uo pipefail
+source scripts/gpu_env.sh
+OUT=${OUT:-$RUNS/out}
+V2=$PWD/checkpoints/vae-v2
+case "${1:?train or bench}" in
+  train)
+    MIN=${2:?minutes}
+    run() { INIT=$V2 ANCHOR=0 CHROMA=4 LR=1e-4 VAE_RUN=$1 VAE_PORT=$2 bash scripts/gpu_vae_finetune.sh "$MIN" 64 \
+      --freeze-encoder "${@:3}" 2>&1 | sed "s/^/[$1] /"; }
+    run vaeP 29541 &
+    run vaeG 29542 --adv-weight "${ADV:-0.5}" --adv-start "${ADV_START:-300}" &
+    wait ;;
+  bench)
+    BMIN=${2:?bench minutes}
+    port=29630
+    for arm in P G S; do
+      W=$(shipped_weights "$RUNS/w-$arm") || exit 1
+      [ $arm = S ] || cp "$RUNS/vae$arm/vae.json" "$RUNS/vae$arm"/weights/vae.part* "$W/" || exit 1
+      mkdir -p "$RUNS/b-$arm" "$OUT/b-$arm"
+      RUNS=$RUNS/b-$arm OUT=$OUT/b-$arm BASE=$W BENCH_PORT=$port BENCH_ARGS="${BENCH_ARGS:-}" \
+        bash scripts/gpu_evaluators_bench.sh 0 "$BMIN" 0 2>&1 | sed "s/^/[$arm] /" &
+      port=$((port + 1))
+    done
+    wait
+    for arm in P G S; do mv "$OUT/b-$arm/bench.tar" "$OUT/bench-$arm.tar" && rmdir "$OUT/b-$arm"; done
+    ls -la "$OUT" ;;
+  *) echo "usage: gpu_vae_arms.sh train MINUTES | bench BENCH_MINUTES" >&2; exit 2 ;;
+esac
