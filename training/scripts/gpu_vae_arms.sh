@@ -3,8 +3,8 @@
 # with `bench`, the held-out benchmark's main rows of the shipped pack with each new decoder:
 #   P: the pixel losses alone (vae-v2's recipe, continued);  G: the same plus the patch discriminator.
 # Usage: bash scripts/gpu_vae_arms.sh train MINUTES        (a rerun resumes both from $RUNS/vaeP, vaeG)
-#        bash scripts/gpu_vae_arms.sh bench BENCH_MINUTES  ($OUT/bench-{P,G,S}.tar; S: the shipped decoder,
-#        vae-v2, scored beside them on the same box as the baseline)
+#        bash scripts/gpu_vae_arms.sh bench BENCH_MINUTES  ($OUT/bench-ARM.tar for each of $ARMS, default
+#        "P G"; S is the shipped decoder, vae-v2: ARMS="P G S" scores the baseline on the same box)
 # Env: ADV (G's --adv-weight, 0.5), ADV_START (300), BENCH_ARGS (as gpu_evaluators_bench.sh's).
 # The encoder is frozen, so every latent, the U-Net, the adapters and users' caches stay valid.
 set -uo pipefail
@@ -22,7 +22,7 @@ case "${1:?train or bench}" in
   bench)
     BMIN=${2:?bench minutes}
     port=29630
-    for arm in P G S; do
+    for arm in ${ARMS:-P G}; do
       W=$(shipped_weights "$RUNS/w-$arm") || exit 1
       [ $arm = S ] || cp "$RUNS/vae$arm/vae.json" "$RUNS/vae$arm"/weights/vae.part* "$W/" || exit 1
       mkdir -p "$RUNS/b-$arm" "$OUT/b-$arm"
@@ -31,7 +31,7 @@ case "${1:?train or bench}" in
       port=$((port + 1))
     done
     wait
-    for arm in P G S; do mv "$OUT/b-$arm/bench.tar" "$OUT/bench-$arm.tar" && rmdir "$OUT/b-$arm"; done
+    for arm in ${ARMS:-P G}; do mv "$OUT/b-$arm/bench.tar" "$OUT/bench-$arm.tar" && rmdir "$OUT/b-$arm"; done
     ls -la "$OUT" ;;
   *) echo "usage: gpu_vae_arms.sh train MINUTES | bench BENCH_MINUTES" >&2; exit 2 ;;
 esac
