@@ -12,13 +12,15 @@ mkdir -p "$RUNS"
 trun() { torchrun --nnodes=1 --master_port="${TRUN_PORT:-29501}" --nproc_per_node="$NGPU" "$@"; }
 
 # The shipped pack's PyTorch weights in one folder (the layout the trainers and the benchmark read):
-# tiny-emoji-v1 (U-Net, text encoder, VAE encoder, segmenter) with the VAE of checkpoints/vae-v2, whose
+# tiny-emoji-v1 (U-Net, text encoder, VAE encoder, segmenter) with the VAE of $SHIPPED_VAE, whose
 # encoder is v1's bit for bit. Prints the folder ($1, default $RUNS/shipped). The segmenter stays v1's so
 # masked metrics compare across runs.
+# The shipped VAE: v1's encoder bit for bit, the decoder of the pack (v3 since tiny-emoji 0.18.0).
+SHIPPED_VAE=$PWD/checkpoints/vae-v3
 shipped_weights() {
   local w=${1:-$RUNS/shipped}
   rm -rf "$w" && mkdir -p "$w" && cp "$PWD"/checkpoints/tiny-emoji-v1/* "$w/" \
-    && cp "$PWD"/checkpoints/vae-v2/vae.json "$PWD"/checkpoints/vae-v2/vae.part* "$w/" && echo "$w"
+    && cp "$SHIPPED_VAE"/vae.json "$SHIPPED_VAE"/vae.part* "$w/" && echo "$w"
 }
 
 # The adapters the embedded pack ships: where adapter training continues from and what "shipped" scores.

@@ -5,7 +5,7 @@ import { imageCount } from '../image-batch';
 import { imageScaleLabel } from '../guidance-settings';
 import type { GuidanceMode, SchedulerName } from '../../runtime/engine-types';
 
-// Room above the packs' defaults (tiny-emoji 0.17.1 starts at 12) for a stronger pull.
+// Room above the packs' defaults (tiny-emoji 0.17.1 and later start at 12) for a stronger pull.
 const MAX_IMAGE_SCALE = 16;
 // The image scale's two ends: sI moves in a straight line from the first step's to the last's.
 const IMAGE_SCALE_ENDS = [

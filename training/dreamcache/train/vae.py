@@ -11,7 +11,8 @@ random C×C crops (the autoencoder is convolutional; a quarter of the pixels per
 --freeze-encoder trains the decoder alone, so the latents (and the U-Net trained on them) stay exactly.
 --adv-weight w adds a patch discriminator's hinge loss (train/patch_gan.py), scaled by w times the
 ratio of gradient norms at the decoder's last layer, from step --adv-start on (the discriminator
-learns from the first step): sharper texture than the pixel losses' average.
+learns from the first step), for texture the pixel losses average away (measured in session 27 at
+w = 0.5: no benchmark gain over the pixel losses alone, docs/evaluation.md "Embedded pack 0.18.0").
 
     torchrun --nproc_per_node=N -m dreamcache.train.vae --webp W --out runs/vae2 \
         --init-from checkpoints/tiny-emoji-v1 --anchor-weight 1 --chroma-weight 1 --lr 1e-4 --minutes 8
