@@ -12,10 +12,9 @@ mkdir -p "$RUNS"
 trun() { torchrun --nnodes=1 --master_port="${TRUN_PORT:-29501}" --nproc_per_node="$NGPU" "$@"; }
 
 # The shipped pack's PyTorch weights in one folder (the layout the trainers and the benchmark read):
-# tiny-emoji-v1 (U-Net, text encoder, VAE encoder, segmenter) with the VAE of $SHIPPED_VAE, whose
-# encoder is v1's bit for bit. Prints the folder ($1, default $RUNS/shipped). The segmenter stays v1's so
-# masked metrics compare across runs.
-# The shipped VAE: v1's encoder bit for bit, the decoder of the pack (v3 since tiny-emoji 0.18.0).
+# tiny-emoji-v1 (U-Net, text encoder, VAE encoder, segmenter) with the VAE of $SHIPPED_VAE (v1's encoder
+# bit for bit, the pack's decoder: v3 since tiny-emoji 0.18.0). Prints the folder ($1, default
+# $RUNS/shipped). The segmenter stays v1's so masked metrics compare across runs.
 SHIPPED_VAE=$PWD/checkpoints/vae-v3
 shipped_weights() {
   local w=${1:-$RUNS/shipped}
