@@ -171,14 +171,19 @@ class Checkpoint:
     def load(self, device) -> Dict:
         return torch.load(self.path, map_location=device)
 
-    def resume(self, device, model: torch.nn.Module, opt, ema: "EMA") -> int:
-        """Restores model, optimizer and EMA when a checkpoint exists; returns the step (0 if none)."""
+    def resume(self, device, model: torch.nn.Module, opt, ema: "EMA", extras: Optional[Dict] = None) -> int:
+        """Restores model, optimizer and EMA when a checkpoint exists; returns the step (0 if none).
+        extras: {key: object with load_state_dict} saved beside them (a discriminator and its
+        optimizer); a key the checkpoint lacks (one written before the object existed) starts fresh."""
         if not self.exists():
             return 0
         s = self.load(device)
         model.load_state_dict(s["model"])
         opt.load_state_dict(s["opt"])
         ema.shadow = s["ema"]
+        for key, obj in (extras or {}).items():
+            if key in s:
+                obj.load_state_dict(s[key])
         return s["step"]
 
 

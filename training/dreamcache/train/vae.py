@@ -138,20 +138,23 @@ def main(argv=None):
     ema = EMA(vae, 0.999)
     opt = torch.optim.AdamW([p for p in vae.parameters() if p.requires_grad], lr=a.lr, betas=(0.9, 0.99), weight_decay=0.0)
     ck = Checkpoint(os.path.join(a.out, "ckpt"))
-    step = ck.resume(d.device, vae, opt, ema)
     disc = dopt = None
     if a.adv_weight:
         disc = PatchDiscriminator().to(d.device)
         dopt = torch.optim.AdamW(disc.parameters(), lr=a.disc_lr or a.lr, betas=(0.5, 0.9), weight_decay=0.0)
-        if ck.exists() and "disc" in (saved := ck.load(d.device)):
-            disc.load_state_dict(saved["disc"])
-            dopt.load_state_dict(saved["dopt"])
+    step = ck.resume(d.device, vae, opt, ema, extras=dict(disc=disc, dopt=dopt) if disc is not None else None)
     model = d.wrap(vae)
     log = Log(a.out, d.main)
     log.write(event="start", step=step, world=d.world, batch=a.batch, params=sum(p.numel() for p in vae.parameters()),
               init_from=a.init_from, anchor_weight=a.anchor_weight, chroma_weight=a.chroma_weight, crop=a.crop,
               freeze_encoder=a.freeze_encoder, adv_weight=a.adv_weight, adv_start=a.adv_start)
     loop = StepLoop(d, box, log, ck, a.max_steps, a.log_every)
+
+    def state():   # read when a checkpoint is due: the step and weights of that moment
+        s = dict(model=vae.state_dict(), opt=opt.state_dict(), ema=ema.shadow, step=step)
+        if disc is not None:
+            s.update(disc=disc.state_dict(), dopt=dopt.state_dict())
+        return s
     while True:
         g = seeded_generator(a.seed, d.rank, step, d.device)
         x = images(gen, a.batch, g)
@@ -196,12 +199,6 @@ def main(argv=None):
                     p.grad /= d.world
             dopt.step()
             extra["d_loss"] = d_loss.detach()
-
-        def state():
-            s = dict(model=vae.state_dict(), opt=opt.state_dict(), ema=ema.shadow, step=step)
-            if disc is not None:
-                s.update(disc=disc.state_dict(), dopt=dopt.state_dict())
-            return s
         if loop.finish(step, state, loss=loss.detach(), l1=l1.detach(), kl=kl.detach(), **extra):
             break
     if d.main:
