@@ -12,12 +12,13 @@ from .schedule import alphas_cumprod, q_sample
 def sample_batch(unet, ctx_prompt: torch.Tensor, ctx_empty: torch.Tensor, noise: torch.Tensor, steps: int = 50,
                  s_text: float = 7.5, s_img: float = 1.0, caches: Optional[Dict[str, torch.Tensor]] = None,
                  acp: Optional[torch.Tensor] = None, guidance: str = "combined",
-                 s_img_end: Optional[float] = None) -> torch.Tensor:
+                 s_img_end: Optional[float] = None, gate_scale: float = 1.0) -> torch.Tensor:
     """ctx_prompt [n, L, D]; ctx_empty [1 or n, L, D]; noise = x_T [n, C, h, w];
     caches {layer: [n, N, C]} (row i is sample i's subject) or None for plain CFG at gate 0.
     guidance "combined" (the method's): e_u + sT(e_c − e_i) + sI(e_i − e_u); "prompted":
     e_u + sT(e_t − e_u) + sI(e_c − e_t), e_t = no cache + prompt (sampler.combine). s_img_end: sI ramps
-    from s_img to it over the steps (sampler.image_scales).
+    from s_img to it over the steps (sampler.image_scales). gate_scale: the adapter gate of the cached rows
+    (trained at 1; above 1 extrapolates each adapter's step away from the base model's features).
     Returns x_0 latents [n, C, h, w]."""
     if guidance not in ("combined", "prompted"):
         raise ValueError(f"guidance must be 'combined' or 'prompted', got {guidance!r}")
@@ -32,11 +33,11 @@ def sample_batch(unet, ctx_prompt: torch.Tensor, ctx_empty: torch.Tensor, noise:
         cache = {k: torch.cat([v, v, v]) for k, v in caches.items()}   # gate-0 rows ignore it
         if guidance == "combined":
             # [e_u, e_i, e_c]: e_u and e_i differ only in gate, so they share the encoder (UNet.forward)
-            gate = torch.cat([torch.zeros(n, device=dev), torch.ones(2 * n, device=dev)])
+            gate = torch.cat([torch.zeros(n, device=dev), torch.full((2 * n,), float(gate_scale), device=dev)])
             encoder_row = torch.cat([torch.arange(n), torch.arange(n), torch.arange(n, 2 * n)]).to(dev)
         else:
             # [e_u, e_t, e_c]: e_t and e_c share the prompt's encoder rows
-            gate = torch.cat([torch.zeros(2 * n, device=dev), torch.ones(n, device=dev)])
+            gate = torch.cat([torch.zeros(2 * n, device=dev), torch.full((n,), float(gate_scale), device=dev)])
             encoder_row = torch.cat([torch.arange(n), torch.arange(n, 2 * n), torch.arange(n, 2 * n)]).to(dev)
     ratio = acp.shape[0] // steps
     x = noise

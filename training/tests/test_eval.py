@@ -257,3 +257,35 @@ def test_bench_scores_an_int8_text_encoder_and_never_mixes_storages(webp_dir, ev
     with pytest.raises(SystemExit):
         bench.main(args + ["--int8-text-encoder", "--out", str(tmp_path / "float")])
     assert open(os.path.join(tmp_path, "float", "records", "rank0.jsonl")).read() == before
+
+
+def test_bench_views_and_gate_rows_are_runtime_knobs_at_the_main_rows_scale(webp_dir, evaluators, tmp_path):
+    """--ablations views,gate: DreamCache rows at the main row's sI ramp whose cache adds views made from the
+    reference image alone (mirror, zoomed out) or whose cached rows run at another adapter gate; gate 1 and
+    no views are the main row itself, bad specs are refused before anything runs."""
+    out, res, _ = toy_bench(tmp_path, evaluators, [
+        "--webp", webp_dir, "--limit-subjects", "2", "--limit-prompts", "1", "--seeds", "1", "--steps", "2",
+        "--rows", "dreamcache", "--image-scale", "3", "--image-scale-end", "1", "--ablations", "views,gate",
+        "--views", "flip,flip+zoom", "--gates", "1,1.5"])
+    r = res["results"]
+    assert r["gate 1"]["dino"] == r["DreamCache"]["dino"] and r["gate 1"]["s_img_end"] == 1
+    assert r["gate 1.5"]["dino"] != r["DreamCache"]["dino"] and r["gate 1.5"]["gate"] == 1.5
+    assert r["views ref+flip"]["views"] == ["flip"] and r["views ref+flip"]["n"] == 2
+    assert r["views ref+flip+zoom"]["dino"] != r["views ref+flip"]["dino"] != r["DreamCache"]["dino"]
+    for flag, bad in (("--views", "flip+blur"), ("--views", "flip,+"), ("--gates", "x"), ("--gates", "-1")):
+        with pytest.raises(SystemExit):
+            bench.main(["--weights", str(tmp_path / "weights"), "--evaluators", evaluators, "--ablations",
+                        "views,gate", flag, bad, "--out", str(tmp_path / "bad")])
+    assert not os.path.exists(str(tmp_path / "bad"))
+
+
+def test_self_views_are_made_from_the_image_alone():
+    ref = torch.full((2, 3, 20, 20), 1.0)
+    ref[:, :, 5:15, 2:8] = -1.0                                  # a dark block left of centre on white
+    flip = bench.self_view(ref, "flip")
+    assert torch.equal(flip, torch.flip(ref, dims=[-1])) and float(flip[0, 0, 10, 15]) == -1.0
+    zoom = bench.self_view(ref, "zoom")
+    assert zoom.shape == ref.shape and float(zoom[0, 0, 0, 0]) == 1.0 and float(zoom[0, 0, 10, 5]) < 0
+    assert float((zoom < 0).float().sum()) < float((ref < 0).float().sum())   # the subject is smaller
+    with pytest.raises(ValueError):
+        bench.self_view(ref, "render")

@@ -6,7 +6,9 @@ seeds. Methods: text-only base model (subject named in the prompt, gate 0, plain
 DreamCache (cache of the subject's clean reference on white at t = 1, combined guidance) and the
 generator's ground-truth composite (upper bound). Ablations on the first --ablation-seeds seeds:
 caching timestep, mid-only cache, image-guidance scale sweep, three references concatenated, the
-other guidance order, and image-guidance scales that ramp over the steps.
+other guidance order, image-guidance scales that ramp over the steps, and two knobs the app could turn
+without new weights: extra cache views made from the one reference (its mirror image, a zoomed-out copy)
+and the adapter gate of the cached rows.
 DreamCache's prompts name the subject by its class noun by default ("a photo of an animal on a
 beach", as DreamBench's prompts do and as the adapters were trained); a second main row names it
 as text-only does. Every image gets DINO-like, CLIP-I-like, CLIP-T-like, masked DINO-/CLIP-I-like and
@@ -60,7 +62,9 @@ class Config:
     s_img: float = 1.0
     s_img_end: Optional[float] = None  # sI ramps from s_img (first step) to this (last): sampler.image_scales
     refs: int = 1
-    group: str = "main"               # "main" | "cache_t" | "layers" | "scale" | "refs" | "prompted" | "ramp"
+    views: Tuple[str, ...] = ()       # extra cache views of the one reference (self_view); () = the method's
+    gate: float = 1.0                 # the adapter gate of the cached rows (e_i, e_c); 1 = as trained
+    group: str = "main"               # "main" | "cache_t" | "layers" | "scale" | "refs" | "prompted" | "ramp" | "views" | "gate"
     noun: str = "name"                # how the prompt names the subject: "name" | "category" (class noun)
     guidance: str = "combined"        # "combined" (the method's) | "prompted" (sampler.combine)
 
@@ -94,11 +98,66 @@ def make_configs(a) -> List[Config]:
         abl += [dc(f"prompted sI={s:g}", s_img=s, guidance="prompted", group="prompted") for s in a.prompted_scales]
     if "ramp" in want:
         abl += [dc(f"sI ramp {s:g}→{e:g}", s_img=s, s_img_end=e, group="ramp") for s, e in a.ramps]
+    # runtime knobs that need no new weights: measured against the main row, so at its sI ramp
+    if "views" in want:
+        abl += [dc(f"views ref+{'+'.join(v)}", s_img_end=a.image_scale_end, views=v, group="views") for v in a.views]
+    if "gate" in want:
+        abl += [dc(f"gate {g:g}", s_img_end=a.image_scale_end, gate=g, group="gate") for g in a.gates]
     return main + abl
 
 
 MAIN_ROWS = ("text", "dreamcache", "gt", "gt_vae")
-ABLATIONS = ("cache_t", "layers", "scale", "refs", "prompted", "ramp")
+ABLATIONS = ("cache_t", "layers", "scale", "refs", "prompted", "ramp", "views", "gate")
+VIEW_OPS = ("flip", "zoom", "render")
+
+
+def parse_views(text: str) -> List[Tuple[str, ...]]:
+    """'flip,flip+zoom' → [('flip',), ('flip', 'zoom')]: the extra views of each ablation row."""
+    out = []
+    for part in (x.strip() for x in text.split(",")):
+        if not part:
+            continue
+        ops = tuple(o.strip() for o in part.split("+"))
+        bad = [o for o in ops if o not in VIEW_OPS]
+        if bad or not ops:
+            raise ValueError(f"--views takes '+'-joined lists of {', '.join(VIEW_OPS)}, comma-separated "
+                             f"(e.g. flip,flip+zoom); got {part!r}")
+        out.append(ops)
+    return out
+
+
+def parse_gates(text: str) -> List[float]:
+    """'1.25,1.5' → [1.25, 1.5]; a gate must be a finite number ≥ 0 (0 is the base model)."""
+    out = []
+    for part in (x.strip() for x in text.split(",")):
+        if not part:
+            continue
+        try:
+            g = float(part)
+        except ValueError:
+            g = float("nan")
+        if not (g >= 0 and g != float("inf")):
+            raise ValueError(f"--gates takes finite numbers ≥ 0, comma-separated (e.g. 1.25,1.5); got {part!r}")
+        out.append(g)
+    return out
+
+
+def self_view(ref: torch.Tensor, op: str) -> torch.Tensor:
+    """Another view of references [n, 3, S, S] in [−1, 1] on white made from the image alone, as the app
+    could make it from the one photo a user gives: its mirror image, or the subject shrunk to 80 %
+    about the centre, on white."""
+    if op == "flip":
+        return torch.flip(ref, dims=[-1])
+    if op == "zoom":
+        S = ref.shape[-1]
+        k = max(1, round(S * 0.8))
+        small = torch.nn.functional.interpolate(ref, size=(k, k), mode="bilinear", align_corners=False,
+                                                antialias=True)
+        out = torch.ones_like(ref)
+        o = (S - k) // 2
+        out[..., o:o + k, o:o + k] = small
+        return out
+    raise ValueError(f"no self view {op!r}")
 
 
 def parse_ramps(text: str) -> List[Tuple[float, float]]:
@@ -194,17 +253,19 @@ def run_batch(c: Config, items, bank, gen, models: Models, a) -> Tuple[torch.Ten
     caches = None
     if c.method == "dreamcache":
         views = [refs]
-        if c.refs > 1:
-            for k in range(1, c.refs):
+        for k, op in enumerate(("render",) * (c.refs - 1) + tuple(c.views), start=1):
+            if op == "render":   # another render of the subject: a second photo, which the one-photo user lacks
                 g = torch.Generator(device=gen.device).manual_seed(seed_of("ref", k, *ids) % (2 ** 62))
                 views.append(augmented_references(gen, subj, g))
+            else:
+                views.append(self_view(refs, op))
         stack = torch.stack(views, 1)                                   # [n, K, 3, S, S]
-        cnoise = torch.stack([cpu_randn(models.latent, "cache", i, k) for i in ids for k in range(c.refs)]).to(dev)
+        cnoise = torch.stack([cpu_randn(models.latent, "cache", i, k) for i in ids for k in range(len(views))]).to(dev)
         caches = build_caches(models.unet, models.vae, stack, models.empty, c.cache_t, cnoise, models.acp)
         if c.layers is not None:
             caches = {k: v for k, v in caches.items() if k in c.layers}
     lat = sample_batch(models.unet, ctx, models.empty, noise, c.steps, a.text_scale, c.s_img, caches, models.acp,
-                       guidance=c.guidance, s_img_end=c.s_img_end)
+                       guidance=c.guidance, s_img_end=c.s_img_end, gate_scale=c.gate)
     return decode(models.vae, lat), refs
 
 
@@ -353,7 +414,8 @@ def main(argv=None):
                          "alone, no diffusion: minutes on a CPU")
     ap.add_argument("--ablations", default="cache_t,layers,scale,refs",
                     help="comma list of cache_t, layers, scale, refs, prompted (image guidance under the prompt, "
-                         "at --prompted-scales), ramp (sI changing linearly over the steps, --ramps), or 'none'")
+                         "at --prompted-scales), ramp (sI changing linearly over the steps, --ramps), views (extra "
+                         "cache views of the reference, --views), gate (the adapter gate, --gates), or 'none'")
     ap.add_argument("--ablation-seeds", type=int, default=1)
     ap.add_argument("--ablation-steps", type=int, default=0, help="0: same as --steps")
     ap.add_argument("--scales", default="0,0.5,1,2,3,5")
@@ -361,6 +423,12 @@ def main(argv=None):
     ap.add_argument("--ramps", default="6:12,12:6",
                     help="FIRST:LAST sI pairs of the 'ramp' ablation rows, comma-separated (sI goes linearly "
                          "from FIRST at the noisiest step to LAST at the final one)")
+    ap.add_argument("--views", default="flip,flip+zoom",
+                    help="the 'views' ablation rows: extra cache views of the one reference, '+'-joined (flip: its "
+                         "mirror image; zoom: shrunk to 80 %% on white; render: another render of the subject, "
+                         "i.e. a second photo), comma-separated rows")
+    ap.add_argument("--gates", default="1.25,1.5",
+                    help="the 'gate' ablation rows: adapter gate of the cached rows at sampling (1 = as trained)")
     ap.add_argument("--batch", type=int, default=128, help="images per sampler call (×3 U-Net rows)")
     ap.add_argument("--grid-subjects", type=int, default=12)
     ap.add_argument("--grid-only", action="store_true",
@@ -378,6 +446,8 @@ def main(argv=None):
                          if isinstance(a.prompted_scales, str) else a.prompted_scales)
     try:
         a.ramps = parse_ramps(a.ramps) if isinstance(a.ramps, str) else a.ramps
+        a.views = parse_views(a.views) if isinstance(a.views, str) else a.views
+        a.gates = parse_gates(a.gates) if isinstance(a.gates, str) else a.gates
     except ValueError as e:
         ap.error(str(e))
     if a.grid_only and a.grid_subjects < 1:
