@@ -46,8 +46,12 @@ async function main(): Promise<void> {
       if (bytes.length !== S * S * 4) throw new Error(`${c.reference}: ${bytes.length} bytes, expected ${S * S * 4}`);
       cache = await engine.buildCache([{ width: S, height: S, data: new Uint8ClampedArray(bytes) }], c.cacheSeed);
       for (const l of cache.layers) writeF32(join(dir, `cache_${c.id}_${l.name}.f32`), l.data);
-      // buildCache draws one Gaussian vector per reference from SeededRandom(cacheSeed)
-      writeF32(join(dir, `cachenoise_${c.id}.f32`), new SeededRandom(c.cacheSeed).gaussian(n));
+      // buildCache draws one Gaussian vector per cached view (the reference, then cache.selfViews) from
+      // SeededRandom(cacheSeed), in turn
+      const rng = new SeededRandom(c.cacheSeed);
+      const noise = new Float32Array(cache.references * n);
+      for (let k = 0; k < cache.references; k++) noise.set(rng.gaussian(n), k * n);
+      writeF32(join(dir, `cachenoise_${c.id}.f32`), noise);
     }
     // generate() starts from SeededRandom(seed).gaussian(C·h·w)
     writeF32(join(dir, `noise_${c.id}.f32`), new SeededRandom(c.seed).gaussian(n));

@@ -7,7 +7,7 @@ import { decodeDreamcache, encodeDreamcache } from './dreamcache-file';
 import { createEngine } from './engine';
 import type { Engine, GenerateRequest, LoadedInfo, ProgressEvent, RgbaImage, SubjectCache } from './engine-types';
 import { CacheFileError, CacheMismatchError, CancelledError, InputError, NotLoadedError } from './errors';
-import { createRgba } from './image';
+import { createRgba, mirrorRgba } from './image';
 
 const PACK = resolve(__dirname, '../../public/models/dev-tiny');
 
@@ -262,6 +262,36 @@ describe('engine on the dev pack (wasm, Node)', () => {
       expect((err as CacheFileError).reason).toBe('other_pack');
     } finally {
       await b.dispose();
+    }
+  });
+
+  it('a pack with cache.selfViews ["flip"] caches each reference beside its mirror image', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pack-flip-'));
+    cpSync(PACK, dir, { recursive: true });
+    const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+    manifest.cache.selfViews = ['flip'];
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
+    // an asymmetric subject, so its mirror image is another view
+    const ref = reference();
+    for (let y = 10; y < 40; y++) for (let x = 5; x < 20; x++) ref.data.set([20, 160, 40, 255], (y * ref.width + x) * 4);
+    const f = createEngine();
+    try {
+      await f.load({ packUrl: dir });
+      const progress: ProgressEvent[] = [];
+      const flipped = await f.buildCache([ref], 3, (e) => progress.push(e));
+      expect(flipped.references).toBe(2);
+      expect(progress.at(-1)).toMatchObject({ stage: 'cache', step: 2, total: 2 });
+      // the same numbers as the plain pack given the photo and its mirror image as two references
+      const byHand = await engine.buildCache([ref, mirrorRgba(ref)], 3);
+      flipped.layers.forEach((l, i) => {
+        expect(l.shape).toEqual(byHand.layers[i].shape);
+        expect(Buffer.compare(Buffer.from(l.data.buffer), Buffer.from(byHand.layers[i].data.buffer))).toBe(0);
+      });
+      const one = await engine.buildCache([ref], 3);
+      expect(Buffer.compare(Buffer.from(flipped.layers[0].data.buffer), Buffer.from(one.layers[0].data.buffer))).not.toBe(0);
+      await f.generate(request({ cache: flipped, steps: 1 }));
+    } finally {
+      await f.dispose();
     }
   });
 

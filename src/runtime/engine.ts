@@ -16,8 +16,8 @@ import { roundToHalfInPlace } from './float16';
 import { ownEncoderRows, pickRows, shareEncoderRows } from './encoder-rows';
 import { uploadFeeds } from './gpu-feeds';
 import { planGuidance } from './guidance';
-import { alphaIsMeaningful, checkImage, flattenOnWhite, maskFromAlpha, nchwToRgba, resizeMask, resizeRgba, rgbaToNchw } from './image';
-import { packFingerprint, readManifest, readVerifiedFile, usesCacheOf, type GraphRole, type PackManifest } from './pack';
+import { alphaIsMeaningful, checkImage, flattenOnWhite, maskFromAlpha, mirrorRgba, nchwToRgba, resizeMask, resizeRgba, rgbaToNchw } from './image';
+import { packFingerprint, readManifest, readVerifiedFile, usesCacheOf, type GraphRole, type PackManifest, type SelfView } from './pack';
 import { createPackSource, type PackSource } from './pack-source';
 import { createBlobSource } from './pack-files';
 import { assertDeviceFits } from './device-fit';
@@ -188,7 +188,13 @@ class InThreadEngine implements Engine {
       const S = m.image.size;
       const C = m.latent.channels;
       const hw = S / m.latent.downsample;
-      const K = referencesOnWhite.length;
+      // each reference, then the views the pack makes of it (cache.selfViews), all cached side by side
+      const views = m.cache.selfViews ?? [];
+      const sources = referencesOnWhite.flatMap((r) => {
+        const base = flattenOnWhite(resizeRgba(r, S, S));
+        return [base, ...views.map((v) => selfView(base, v))];
+      });
+      const K = sources.length;
       const vae = await this.session(l, 'vae_encoder', onProgress);
       const unet = await this.session(l, 'unet', onProgress);
       const [empty] = await this.embed(l, [''], onProgress);
@@ -202,7 +208,7 @@ class InThreadEngine implements Engine {
       for (let k = 0; k < K; k++) {
         await yieldToEventLoop();
         if (token.cancelled) throw new CancelledError('Cache building cancelled');
-        const ref = flattenOnWhite(resizeRgba(referencesOnWhite[k], S, S));
+        const ref = sources[k];
         const { latent } = await runFloat(vae, 'vae_encoder', { image: tensor(rgbaToNchw(ref), [1, 3, S, S]) }, ['latent']);
         if (latent.data.length !== C * hw * hw) throw new PackError(`vae_encoder latent has ${latent.data.length} values, expected ${C * hw * hw}`);
         const xt = addNoise(latent.data, rng.gaussian(latent.data.length), t, l.alphasCumprod);
@@ -362,3 +368,10 @@ function checkRequest(r: GenerateRequest): void {
   if (!Number.isInteger(r.previewEvery) || r.previewEvery < 0) throw new InputError('previewEvery must be a non-negative integer');
 }
 
+/** A view of a reference on white made from the image alone (docs/model-pack.md, cache.selfViews). */
+function selfView(img: RgbaImage, view: SelfView): RgbaImage {
+  switch (view) {
+    case 'flip':
+      return mirrorRgba(img);
+  }
+}

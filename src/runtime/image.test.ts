@@ -7,6 +7,7 @@ import {
   flattenOnWhite,
   maskBoundingBox,
   maskFromAlpha,
+  mirrorRgba,
   nchwToRgba,
   resizeMask,
   resizePlanar,
@@ -46,6 +47,20 @@ describe('resize', () => {
     expect(up.data.every((v) => v >= 0 && v <= 1)).toBe(true);
     expect(up.data[0]).toBe(0);
     expect(up.data[7]).toBe(1);
+  });
+});
+
+describe('mirrorRgba', () => {
+  it('mirrors left to right, keeps every pixel, and twice is the identity', () => {
+    const img = createRgba(3, 2, [255, 255, 255, 255]);
+    img.data.set([10, 20, 30, 40], 0); // (0, 0)
+    img.data.set([50, 60, 70, 80], (1 * 3 + 1) * 4); // (1, 1): the middle column stays
+    const m = mirrorRgba(img);
+    expect(px(m, 2, 0)).toEqual([10, 20, 30, 40]);
+    expect(px(m, 0, 0)).toEqual([255, 255, 255, 255]);
+    expect(px(m, 1, 1)).toEqual([50, 60, 70, 80]);
+    expect(Array.from(mirrorRgba(m).data)).toEqual(Array.from(img.data));
+    expect(img.data[0]).toBe(10); // the input is left as it was
   });
 });
 

@@ -93,6 +93,20 @@ export function resizeRgba(img: RgbaImage, width: number, height: number): RgbaI
   return planarToRgba(resizePlanar(rgbaToPlanar(img), 4, img.width, img.height, width, height), width, height);
 }
 
+/** The image mirrored left to right: a second view of a subject made from its one photo. */
+export function mirrorRgba(img: RgbaImage): RgbaImage {
+  checkImage(img);
+  const { width, height } = img;
+  const out = new Uint8ClampedArray(img.data.length);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const s = (y * width + x) * 4;
+      out.set(img.data.subarray(s, s + 4), (y * width + (width - 1 - x)) * 4);
+    }
+  }
+  return { width, height, data: out };
+}
+
 /** Any transparency in a reference becomes white, as the contract's "subject on white" wants. */
 export function flattenOnWhite(img: RgbaImage): RgbaImage {
   checkImage(img, 'reference');

@@ -65,6 +65,9 @@ const broken: [string, (m: Record<string, any>) => void, RegExp][] = [
   ['beta schedule', (m) => (m.scheduler.betaSchedule = 'cosine'), /betaSchedule/],
   ['prediction type', (m) => (m.scheduler.predictionType = 'v_prediction'), /predictionType must be "epsilon"/],
   ['image scale ramp end a number', (m) => (m.guidance.imageScaleEnd = '6'), /guidance.imageScaleEnd must be a finite number/],
+  ['self views known', (m) => (m.cache.selfViews = ['flip', 'zoom']), /cache.selfViews must be an array of "flip"/],
+  ['self views an array', (m) => (m.cache.selfViews = 'flip'), /cache.selfViews must be an array/],
+  ['self views unique', (m) => (m.cache.selfViews = ['flip', 'flip']), /cache.selfViews must not repeat/],
   ['cache timestep integer', (m) => (m.cache.timestep = 1.5), /cache.timestep/],
   ['cache timestep range', (m) => (m.cache.timestep = 1000), /cache.timestep/],
   ['cache layers non-empty', (m) => (m.cache.layers = []), /non-empty/],
@@ -94,6 +97,11 @@ describe('validateManifest', () => {
     const m = goodManifest();
     m.guidance = { textScale: 7.5, imageScale: 12, imageScaleEnd: 6 };
     expect(validateManifest(m).guidance.imageScaleEnd).toBe(6);
+  });
+  it('accepts the self views a cache is made with (cache.selfViews)', () => {
+    const m = goodManifest();
+    m.cache.selfViews = ['flip'];
+    expect(validateManifest(m).cache.selfViews).toEqual(['flip']);
   });
   it('accepts external data listed in files', () => {
     const m = goodManifest();

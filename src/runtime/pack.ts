@@ -55,13 +55,21 @@ export interface PackManifest {
    * own — written by the exporter only when everything that makes a cache (U-Net, text encoder and VAE
    * encoder files, cache layers, timestep, latent scaling, scheduler) is identical.
    */
-  cache: { timestep: number; layers: PackLayer[]; compatibleFingerprints?: string[] };
+  /**
+   * selfViews: more views the cache builder makes of every reference image from the image alone
+   * ("flip": its mirror image) and caches beside it; absent → the reference alone, as the method does.
+   */
+  cache: { timestep: number; layers: PackLayer[]; compatibleFingerprints?: string[]; selfViews?: SelfView[] };
   /** imageScaleEnd: the default sI at the last step (a ramp from imageScale); absent → constant sI. */
   guidance: { textScale: number; imageScale: number; imageScaleEnd?: number };
   segmenter: { inputSize: number };
   graphs: Record<GraphRole, GraphFiles>;
   files: PackFileEntry[];
 }
+
+/** The views of a reference the runtime can make from the image alone (docs/model-pack.md, cache.selfViews). */
+export const SELF_VIEWS = ['flip'] as const;
+export type SelfView = (typeof SELF_VIEWS)[number];
 
 const NAME_RE = /^[a-z0-9][a-z0-9._-]*$/;
 const LAYER_RE = /^(mid|dec[0-9]+)$/;
@@ -168,6 +176,13 @@ export function validateManifest(json: unknown): PackManifest {
   const compat = cache.compatibleFingerprints;
   if (compat !== undefined && (!Array.isArray(compat) || !compat.every((f) => typeof f === 'string' && SHA_RE.test(f)))) {
     fail('cache.compatibleFingerprints must be an array of sha256 hex strings');
+  }
+  const views = cache.selfViews;
+  if (views !== undefined) {
+    if (!Array.isArray(views) || !views.every((v) => typeof v === 'string' && (SELF_VIEWS as readonly string[]).includes(v))) {
+      fail(`cache.selfViews must be an array of ${SELF_VIEWS.map((v) => `"${v}"`).join(', ')}`);
+    }
+    if (new Set(views).size !== views.length) fail('cache.selfViews must not repeat a view');
   }
 
   const guidance = obj(json, 'guidance', '');

@@ -19,6 +19,7 @@ from .models import AutoencoderKL, CLIPTextModel, PackConfig, Segmenter, UNet, i
 from .models.config import PRESETS
 from .models.vae import ScaledDecoder, ScaledEncoder
 from .onnx_export import export_graph, store_weights_fp16, store_weights_int8
+from .pack_check import RUNTIME_SELF_VIEWS
 from .segmenter_channels import read_segmenter_config
 from .train.common import load_split
 
@@ -150,7 +151,7 @@ def export_pack(out_dir: str, cfg: PackConfig, unet: UNet, vae: AutoencoderKL, t
         "textEncoder": {"hiddenSize": cfg.text_encoder.hidden_size},
         "unet": {"parameters": sum(x.numel() for x in unet.parameters()) - n_adapter,
                  "adapterParameters": n_adapter, "config": cfg.unet.to_dict()},
-        "cache": {"timestep": 1, "layers": layers},
+        "cache": {"timestep": 1, "layers": layers, **({"selfViews": list(meta["selfViews"])} if meta.get("selfViews") else {})},
         "guidance": {"textScale": meta.get("textScale", 7.5), "imageScale": meta.get("imageScale", 1.0),
                      **({"imageScaleEnd": meta["imageScaleEnd"]} if meta.get("imageScaleEnd") is not None else {})},
         "segmenter": {"inputSize": rs},
@@ -239,6 +240,9 @@ def main(argv=None):
     ap.add_argument("--image-scale-end", type=float, default=None,
                     help="the pack's default sI at the last step: sI ramps linearly from --image-scale (first, "
                          "noisiest step) to this (guidance.imageScaleEnd); default: constant --image-scale")
+    ap.add_argument("--self-views", default="",
+                    help="comma list of views the app caches beside every reference, made from the image alone "
+                         f"(cache.selfViews; known: {', '.join(RUNTIME_SELF_VIEWS)}); default: the reference alone")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--accept-caches-from", action="append", default=[], metavar="MANIFEST",
                     help="manifest.json of an earlier pack whose subject caches this one should use as its own "
@@ -247,6 +251,9 @@ def main(argv=None):
                          "needs that pack's unet.onnx beside its manifest (dreamcache.unet_compat). Repeatable; "
                          "read before --out is overwritten")
     a = ap.parse_args(argv)
+    self_views = [v for v in a.self_views.replace(" ", "").split(",") if v]
+    if any(v not in RUNTIME_SELF_VIEWS for v in self_views) or len(set(self_views)) != len(self_views):
+        ap.error(f"--self-views takes distinct views of {', '.join(RUNTIME_SELF_VIEWS)}, comma-separated; got {a.self_views!r}")
     earlier, old_unets = [], {}
     keep = tempfile.TemporaryDirectory()    # earlier U-Net files, in case --out is their folder
     for i, path in enumerate(a.accept_caches_from):
@@ -276,6 +283,7 @@ def main(argv=None):
         ap.error("give --weights or --random")
     meta = {"name": a.name or a.preset, "version": a.version, "trained": trained,
             "textScale": a.text_scale, "imageScale": a.image_scale, "imageScaleEnd": a.image_scale_end,
+            "selfViews": self_views,
             "description": a.description or ("Random weights for development: images are noise." if not trained else "")}
     int8_roles = [r for r in a.int8_storage.replace(" ", "").split(",") if r]
     try:

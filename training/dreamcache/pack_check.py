@@ -9,6 +9,9 @@ import re
 import sys
 from typing import Callable, Dict, List, Optional
 
+# the views of a reference the runtime makes from the image alone (cache.selfViews; src/runtime/pack.ts SELF_VIEWS)
+RUNTIME_SELF_VIEWS = ("flip",)
+
 ROLES = ["text_encoder", "vae_encoder", "vae_decoder", "unet", "segmenter"]
 # The unet graph's inputs before its cache_<layer> inputs (docs/model-pack.md).
 UNET_INPUTS = ["sample", "timestep", "encoder_hidden_states", "adapter_gate", "encoder_row"]
@@ -167,6 +170,10 @@ def check_manifest(m: Dict) -> List[str]:
         fps = c["compatibleFingerprints"]
         req(isinstance(fps, list) and all(isinstance(f, str) and SHA_RE.match(f) for f in fps),
             "cache.compatibleFingerprints must be a list of sha256 hex strings")
+    if "selfViews" in c:
+        sv = c["selfViews"]
+        req(isinstance(sv, list) and all(v in RUNTIME_SELF_VIEWS for v in sv) and len(set(sv)) == len(sv),
+            f"cache.selfViews must be a list of distinct views of {', '.join(RUNTIME_SELF_VIEWS)}")
     g = m.get("guidance") or {}
     req(isinstance(g.get("textScale"), (int, float)) and isinstance(g.get("imageScale"), (int, float)), "guidance.textScale/imageScale must be numbers")
     req("imageScaleEnd" not in g or isinstance(g["imageScaleEnd"], (int, float)), "guidance.imageScaleEnd must be a number when present")

@@ -280,12 +280,15 @@ def test_bench_views_and_gate_rows_are_runtime_knobs_at_the_main_rows_scale(webp
 
 
 def test_self_views_are_made_from_the_image_alone():
+    from dreamcache.self_views import self_view, with_self_views
     ref = torch.full((2, 3, 20, 20), 1.0)
     ref[:, :, 5:15, 2:8] = -1.0                                  # a dark block left of centre on white
-    flip = bench.self_view(ref, "flip")
+    flip = self_view(ref, "flip")
     assert torch.equal(flip, torch.flip(ref, dims=[-1])) and float(flip[0, 0, 10, 15]) == -1.0
-    zoom = bench.self_view(ref, "zoom")
+    zoom = self_view(ref, "zoom")
     assert zoom.shape == ref.shape and float(zoom[0, 0, 0, 0]) == 1.0 and float(zoom[0, 0, 10, 5]) < 0
     assert float((zoom < 0).float().sum()) < float((ref < 0).float().sum())   # the subject is smaller
     with pytest.raises(ValueError):
-        bench.self_view(ref, "render")
+        self_view(ref, "render")
+    both = with_self_views(ref, ["flip"])
+    assert both.shape == (2, 2, 3, 20, 20) and torch.equal(both[:, 0], ref) and torch.equal(both[:, 1], flip)

@@ -9,6 +9,7 @@ import torch
 
 from dreamcache import ort_web, pack_check
 from dreamcache.export import build_models, export_pack, randomize_adapters
+from dreamcache.export import main as export_main
 from dreamcache.models.config import dev_tiny
 from dreamcache.models.vae import ScaledDecoder, ScaledEncoder
 from weights_fixture import dev_tiny_weights
@@ -317,3 +318,20 @@ def test_image_scale_ramp_is_written_and_checked(exported, tmp_path):
     assert "imageScaleEnd" not in _manifest_copy()["guidance"]
     m["guidance"]["imageScaleEnd"] = "6"
     assert "guidance.imageScaleEnd must be a number when present" in pack_check.check_manifest(m)
+
+
+def test_self_views_are_written_and_checked(exported, tmp_path):
+    """--self-views flip becomes cache.selfViews (the runtime caches each reference beside its mirror
+    image); without it the manifest has no such key; views the runtime cannot make are refused."""
+    _, _, _, cfg, models = exported
+    meta = {"name": "views-test", "version": "0.0.1", "trained": False, "selfViews": ["flip"]}
+    m = export_pack(str(tmp_path / "views"), cfg, *models, TOKENIZER, meta)
+    assert m["cache"]["selfViews"] == ["flip"]
+    assert pack_check.check_pack(str(tmp_path / "views")) == []
+    assert "selfViews" not in _manifest_copy()["cache"]
+    for bad in (["zoom"], ["flip", "flip"], "flip"):
+        m["cache"]["selfViews"] = bad
+        assert any("cache.selfViews" in e for e in pack_check.check_manifest(m))
+    with pytest.raises(SystemExit):
+        export_main(["--preset", "dev-tiny", "--random", "--self-views", "flip,zoom", "--out", str(tmp_path / "bad")])
+    assert not os.path.exists(str(tmp_path / "bad"))

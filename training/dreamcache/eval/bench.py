@@ -39,6 +39,7 @@ from ..schedule import alphas_cumprod
 from ..tokenizer_any import load_tokenizer
 from ..train.common import Dist, TimeBox, autocast, load_split, setup_fast_math
 from ..sampler_batched import build_caches, decode, sample_batch
+from ..self_views import SELF_VIEWS, self_view
 from . import plots
 from .data import augmented_references, clean_reference, composite, eval_generator, load_bank, load_folder_bank
 from .prompts import GRID_PROMPTS, PROMPTS
@@ -72,10 +73,11 @@ class Config:
 def make_configs(a) -> List[Config]:
     other = "name" if a.dreamcache_noun == "category" else "category"
     both = [Config(f"DreamCache ({'subject named' if other == 'name' else 'class noun'})", "dreamcache", a.seeds,
-                   a.steps, s_img=a.image_scale, s_img_end=a.image_scale_end, noun=other)] if a.both_nouns else []
+                   a.steps, s_img=a.image_scale, s_img_end=a.image_scale_end, noun=other, views=a.self_views)] \
+        if a.both_nouns else []
     main = ([Config("text-only", "text", a.seeds, a.steps, s_img=0.0),
              Config("DreamCache", "dreamcache", a.seeds, a.steps, s_img=a.image_scale, s_img_end=a.image_scale_end,
-                    noun=a.dreamcache_noun)]
+                    noun=a.dreamcache_noun, views=a.self_views)]
             + both + [Config("ground truth", "gt", a.seeds, a.steps),
                       Config(GT_VAE, "gt_vae", a.seeds, a.steps)])
     main = [c for c in main if c.method in rows_of(a)]
@@ -108,7 +110,7 @@ def make_configs(a) -> List[Config]:
 
 MAIN_ROWS = ("text", "dreamcache", "gt", "gt_vae")
 ABLATIONS = ("cache_t", "layers", "scale", "refs", "prompted", "ramp", "views", "gate")
-VIEW_OPS = ("flip", "zoom", "render")
+VIEW_OPS = SELF_VIEWS + ("render",)
 
 
 def parse_views(text: str) -> List[Tuple[str, ...]]:
@@ -140,24 +142,6 @@ def parse_gates(text: str) -> List[float]:
             raise ValueError(f"--gates takes finite numbers ≥ 0, comma-separated (e.g. 1.25,1.5); got {part!r}")
         out.append(g)
     return out
-
-
-def self_view(ref: torch.Tensor, op: str) -> torch.Tensor:
-    """Another view of references [n, 3, S, S] in [−1, 1] on white made from the image alone, as the app
-    could make it from the one photo a user gives: its mirror image, or the subject shrunk to 80 %
-    about the centre, on white."""
-    if op == "flip":
-        return torch.flip(ref, dims=[-1])
-    if op == "zoom":
-        S = ref.shape[-1]
-        k = max(1, round(S * 0.8))
-        small = torch.nn.functional.interpolate(ref, size=(k, k), mode="bilinear", align_corners=False,
-                                                antialias=True)
-        out = torch.ones_like(ref)
-        o = (S - k) // 2
-        out[..., o:o + k, o:o + k] = small
-        return out
-    raise ValueError(f"no self view {op!r}")
 
 
 def parse_ramps(text: str) -> List[Tuple[float, float]]:
@@ -423,6 +407,9 @@ def main(argv=None):
     ap.add_argument("--ramps", default="6:12,12:6",
                     help="FIRST:LAST sI pairs of the 'ramp' ablation rows, comma-separated (sI goes linearly "
                          "from FIRST at the noisiest step to LAST at the final one)")
+    ap.add_argument("--self-views", default="",
+                    help="the main DreamCache rows cache these views of the reference beside it, '+'-joined (a "
+                         "pack's cache.selfViews, e.g. flip); default: the reference alone, as the method does")
     ap.add_argument("--views", default="flip,flip+zoom",
                     help="the 'views' ablation rows: extra cache views of the one reference, '+'-joined (flip: its "
                          "mirror image; zoom: shrunk to 80 %% on white; render: another render of the subject, "
@@ -447,6 +434,10 @@ def main(argv=None):
     try:
         a.ramps = parse_ramps(a.ramps) if isinstance(a.ramps, str) else a.ramps
         a.views = parse_views(a.views) if isinstance(a.views, str) else a.views
+        a.self_views = tuple(a.self_views) if not isinstance(a.self_views, str) else \
+            (parse_views(a.self_views)[0] if a.self_views.strip() else ())
+        if "render" in a.self_views:
+            raise ValueError("--self-views are made from the reference image alone: flip, zoom (not render)")
         a.gates = parse_gates(a.gates) if isinstance(a.gates, str) else a.gates
     except ValueError as e:
         ap.error(str(e))

@@ -16,13 +16,14 @@ import os
 import shutil
 import subprocess
 import types
-from typing import Dict, List
+from typing import Dict, List, Sequence
 
 import numpy as np
 import torch
 
 from ..sampler import sample
 from ..sampler_batched import build_caches, decode
+from ..self_views import with_self_views
 from .data import clean_reference, eval_generator, load_bank
 from .prompts import PROMPTS
 from .trainer import TOKENIZER
@@ -76,9 +77,9 @@ def f32(path: str) -> torch.Tensor:
 
 
 @torch.no_grad()
-def compare(models, out: str) -> Dict:
+def compare(models, out: str, views: Sequence[str] = ()) -> Dict:
     """Rebuilds every case of out/cases.json in PyTorch from the runtime's noise; per-case and
-    overall pixel differences."""
+    overall pixel differences. views: the pack's cache.selfViews, cached beside each reference."""
     cases = json.load(open(os.path.join(out, "cases.json")))
     S = models.cfg.vae.sample_size
     shape = (1,) + models.latent
@@ -88,8 +89,12 @@ def compare(models, out: str) -> Dict:
         cache, cache_diff = None, None
         ctx = models.embed([c["prompt"]])
         if c["reference"]:
-            ref = from_rgba_bytes(open(os.path.join(out, c["reference"]), "rb").read(), S)[None, None]
-            cn = f32(os.path.join(out, f"cachenoise_{c['id']}.f32")).view(shape)
+            ref = with_self_views(from_rgba_bytes(open(os.path.join(out, c["reference"]), "rb").read(), S)[None], views)
+            cn = f32(os.path.join(out, f"cachenoise_{c['id']}.f32"))
+            if cn.numel() != ref.shape[1] * int(np.prod(shape)):
+                raise ValueError(f"cachenoise_{c['id']}.f32 holds {cn.numel()} values, not {ref.shape[1]} view(s) × "
+                                 f"{int(np.prod(shape))}: were the dumps made with another pack's cache.selfViews?")
+            cn = cn.view((ref.shape[1],) + tuple(shape[1:]))
             cache = build_caches(models.unet, models.vae, ref, models.empty, 1, cn, models.acp, half_round=True)
             files = {k: os.path.join(out, f"cache_{c['id']}_{k}.f32") for k in cache}
             if all(os.path.isfile(f) for f in files.values()):   # the test fixture leaves them out (size)
@@ -150,7 +155,8 @@ def main(argv=None):
             ap.error("--webp is needed to prepare cases")
         prepare(a, a.out)
         run_node(a.pack, a.out)
-    res = compare(load_models(a.weights, a.adapters, a.preset, int8_text_encoder=a.int8_text_encoder), a.out)
+    views = json.load(open(os.path.join(a.pack, "manifest.json")))["cache"].get("selfViews", [])
+    res = compare(load_models(a.weights, a.adapters, a.preset, int8_text_encoder=a.int8_text_encoder), a.out, views)
     print(open(os.path.join(a.out, "parity.md")).read())
     return res
 
