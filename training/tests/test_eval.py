@@ -272,7 +272,20 @@ def test_bench_views_and_gate_rows_are_runtime_knobs_at_the_main_rows_scale(webp
     assert r["gate 1.5"]["dino"] != r["DreamCache"]["dino"] and r["gate 1.5"]["gate"] == 1.5
     assert r["views ref+flip"]["views"] == ["flip"] and r["views ref+flip"]["n"] == 2
     assert r["views ref+flip+zoom"]["dino"] != r["views ref+flip"]["dino"] != r["DreamCache"]["dino"]
-    for flag, bad in (("--views", "flip+blur"), ("--views", "flip,+"), ("--gates", "x"), ("--gates", "-1")):
+    # --self-views: the main row caches the reference with those views, as the views row does
+    (tmp_path / "sv").mkdir()
+    out2, res2, _ = toy_bench(tmp_path / "sv", evaluators, [
+        "--webp", webp_dir, "--limit-subjects", "2", "--limit-prompts", "1", "--seeds", "1", "--steps", "2",
+        "--rows", "dreamcache", "--image-scale", "3", "--image-scale-end", "1", "--ablations", "none",
+        "--self-views", "flip"])
+    assert res2["results"]["DreamCache"]["views"] == ["flip"]
+    assert res2["results"]["DreamCache"]["dino"] == r["views ref+flip"]["dino"]
+    with pytest.raises(SystemExit):   # resuming those records without the views would mix two caches
+        bench.main(["--weights", str(tmp_path / "weights"), "--preset", "dev-tiny", "--evaluators", evaluators,
+                    "--webp", webp_dir, "--limit-subjects", "2", "--limit-prompts", "1", "--seeds", "1", "--steps",
+                    "2", "--rows", "dreamcache", "--ablations", "none", "--out", out2])
+    for flag, bad in (("--views", "flip+blur"), ("--views", "flip,+"), ("--gates", "x"), ("--gates", "-1"),
+                      ("--self-views", "render")):
         with pytest.raises(SystemExit):
             bench.main(["--weights", str(tmp_path / "weights"), "--evaluators", evaluators, "--ablations",
                         "views,gate", flag, bad, "--out", str(tmp_path / "bad")])

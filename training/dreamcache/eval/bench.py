@@ -280,14 +280,18 @@ def fmt(v: float) -> str:
 
 
 def check_scoring(ap, a, done, write: bool) -> None:
-    """Records resumed in --out must come from the same text-encoder storage: refuses a mix, and
-    records the storage of a fresh --out (folders without the file were float)."""
+    """Records resumed in --out must come from the same text-encoder storage and the same main-row cache
+    views: refuses a mix, and records both for a fresh --out (folders without the file were float, no views)."""
     path = os.path.join(a.out, "scoring.json")
-    want = {"text_encoder": "int8" if a.int8_text_encoder else "float"}
+    want = {"text_encoder": "int8" if a.int8_text_encoder else "float",
+            **({"self_views": "+".join(a.self_views)} if a.self_views else {})}
     had = json.load(open(path)) if os.path.isfile(path) else ({"text_encoder": "float"} if done else None)
-    if had is not None and had != want:
+    if had is not None and had.get("text_encoder") != want["text_encoder"]:
         ap.error(f"{a.out} holds records scored with the {had['text_encoder']} text encoder; this run asks for "
                  f"the {want['text_encoder']} one: give another --out")
+    if had is not None and had.get("self_views", "") != want.get("self_views", ""):
+        ap.error(f"{a.out} holds DreamCache records cached with self views {had.get('self_views') or 'none'!r}; "
+                 f"this run asks for {want.get('self_views') or 'none'!r}: give another --out")
     if write:
         json.dump(want, open(path, "w"))
 
@@ -434,10 +438,11 @@ def main(argv=None):
     try:
         a.ramps = parse_ramps(a.ramps) if isinstance(a.ramps, str) else a.ramps
         a.views = parse_views(a.views) if isinstance(a.views, str) else a.views
-        a.self_views = tuple(a.self_views) if not isinstance(a.self_views, str) else \
-            (parse_views(a.self_views)[0] if a.self_views.strip() else ())
-        if "render" in a.self_views:
-            raise ValueError("--self-views are made from the reference image alone: flip, zoom (not render)")
+        if isinstance(a.self_views, str):
+            a.self_views = tuple(v.strip() for v in a.self_views.replace(",", "+").split("+") if v.strip())
+        if any(v not in SELF_VIEWS for v in a.self_views):
+            raise ValueError(f"--self-views takes views made from the reference image alone ({', '.join(SELF_VIEWS)}), "
+                             f"'+'-joined; got {'+'.join(a.self_views)!r}")
         a.gates = parse_gates(a.gates) if isinstance(a.gates, str) else a.gates
     except ValueError as e:
         ap.error(str(e))
