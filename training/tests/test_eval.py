@@ -37,6 +37,7 @@ def webp_dir():
 def evaluators(webp_dir, tmp_path_factory):
     """Trains the three evaluators for 2 steps each; returns a folder holding all of them."""
     root = tmp_path_factory.mktemp("evaluators")
+    torch.manual_seed(0)   # their initial weights: the same toy judges whichever tests ran before
     flat = root / "all"
     flat.mkdir()
     for kind, mod, extra in (("identity", train_identity, []), ("clip", train_clip, ["--text-width", "32"]),
@@ -251,8 +252,9 @@ def test_bench_scores_an_int8_text_encoder_and_never_mixes_storages(webp_dir, ev
         res[storage] = json.load(open(os.path.join(out, "bench.json")))["results"]["text-only"]
         assert ("int8 text encoder" in open(os.path.join(out, "bench.md")).read()) == (storage == "int8")
     assert res["float"]["n"] == res["int8"]["n"] == 2
-    # the rounding reaches the images: the text-only row's scores move
-    assert res["float"]["clip_t"] != res["int8"]["clip_t"]
+    # the rounding reaches the images: some score of the text-only row moves (toy judges of 2 steps may be
+    # blind in one metric, not in all of them)
+    assert any(res["float"][m] != res["int8"][m] for m in bench.METRICS)
     before = open(os.path.join(tmp_path, "float", "records", "rank0.jsonl")).read()
     with pytest.raises(SystemExit):
         bench.main(args + ["--int8-text-encoder", "--out", str(tmp_path / "float")])
