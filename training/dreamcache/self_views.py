@@ -1,7 +1,7 @@
 """Views of a reference image made from the image alone, cached beside it (a pack's cache.selfViews,
-docs/model-pack.md). The adapters were trained with one reference per cache, but attend over any
-number: a second view of the one photo a user gives lifts subject fidelity without new weights
-(docs/evaluation.md, session 28)."""
+docs/model-pack.md). Adapters trained with one reference per cache attend over any number: a second
+view of the one photo a user gives lifts subject fidelity without new weights (docs/evaluation.md,
+session 28); `train.adapters --self-views` trains with the caches the runtime then builds."""
 import torch
 import torch.nn.functional as F
 
@@ -25,6 +25,16 @@ def self_view(ref: torch.Tensor, op: str) -> torch.Tensor:
         out[..., o:o + k, o:o + k] = small
         return out
     raise ValueError(f"no self view {op!r}; known: {', '.join(SELF_VIEWS)}")
+
+
+def parse_self_views(text) -> tuple:
+    """"flip", "flip+zoom" or "flip,zoom" (or a sequence of names) → a tuple of known views; "" → ()."""
+    views = tuple(v.strip() for v in text.replace(",", "+").split("+") if v.strip()) if isinstance(text, str) \
+        else tuple(text)
+    if any(v not in SELF_VIEWS for v in views):
+        raise ValueError(f"self views are made from the reference image alone ({', '.join(SELF_VIEWS)}), "
+                         f"'+'-joined; got {'+'.join(views)!r}")
+    return views
 
 
 def with_self_views(refs: torch.Tensor, views) -> torch.Tensor:

@@ -86,3 +86,19 @@ def test_fork_refuses_an_unknown_arm_or_itself(tmp_path, arm):
         r = run_script(tmp_path, "fork", spec)
         assert r.returncode == 2 and "is not NEW=ARM" in r.stderr, (spec, r.stderr)
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["arm-C"]
+
+
+def test_combo_bench_refuses_a_pair_it_cannot_score_before_any_bench_runs(tmp_path, arm):
+    bindir = tmp_path / "bin"
+    bindir.mkdir(exist_ok=True)
+    os.symlink(sys.executable, bindir / "python3")
+    env = dict(os.environ, PATH=f"{bindir}:{os.environ['PATH']}", RUNS=str(tmp_path / "runs"), OUT=str(tmp_path / "out"))
+
+    def combo(*specs):
+        return subprocess.run(["bash", "scripts/gpu_combo_bench.sh", "1", *specs], cwd=TRAINING, env=env,
+                              capture_output=True, text=True, timeout=120)
+    r = combo("A=-")
+    assert r.returncode == 2 and "NAME=ADAPTERS:VAE" in r.stderr
+    r = combo(f"A={arm}:{tmp_path / 'no-vae'}")
+    assert r.returncode == 2 and "vae.json" in r.stderr
+    assert not os.path.exists(tmp_path / "runs" / "c-A"), "nothing is benched for a pair it cannot score"

@@ -62,11 +62,16 @@ def test_pipeline_trains_resumes_and_exports(webp_dir, tmp_path):
     adapters.main(common + ["--base", weights, "--out", f"{runs}/adapters-2", "--max-steps", "9", "--batch", "4",
                             "--init-from", f"{runs}/adapters/weights", "--recolour", "0.5",
                             "--subject-weight", "4", "--ref-erase", "0.1",
-                            "--decay-start", "7", "--decay-steps", "2", "--decay-to", "0.1", "--reuse", "2"])
+                            "--decay-start", "7", "--decay-steps", "2", "--decay-to", "0.1", "--reuse", "2",
+                            "--self-views", "flip"])
     assert [json.loads(l)["step"] for l in open(f"{runs}/adapters-2/log.jsonl") if '"done"' in l] == [9]
     ameta = json.load(open(f"{runs}/adapters-2/adapters.json"))
     assert json.load(open(f"{runs}/adapters-2/weights/adapters.json")) == ameta, "the weights describe themselves"
     assert (ameta["recolour"], ameta["subject_weight"], ameta["ref_erase"]) == (0.5, 4.0, 0.1)
+    assert ameta["self_views"] == "flip"
+    with pytest.raises(SystemExit):
+        adapters.main(common + ["--base", weights, "--out", f"{runs}/adapters-bad", "--self-views", "flip+blur"])
+    assert not os.path.exists(f"{runs}/adapters-bad")
     # updates at steps 7 and 8, still in the 200-step warm-up (8/200, 9/200 of 1e-4): the cool-down's
     # factor is 1 at its start step and halfway to 0.1 one step later
     assert ameta["decay"] == {"start": 7, "steps": 2, "to": 0.1} and ameta["reuse"] == 2
@@ -91,6 +96,7 @@ def test_pipeline_trains_resumes_and_exports(webp_dir, tmp_path):
         assert all(math.isfinite(r["loss"]) for r in rows if "loss" in r)
     for f in os.listdir(f"{runs}/adapters/weights"):
         shutil.copy(os.path.join(f"{runs}/adapters/weights", f), weights)
+    check_two_view_cache(weights)
 
     tok = os.path.join(ROOT, "training", "data", "tokenizer.json")
     export_main(["--preset", "dev-tiny", "--weights", weights, "--tokenizer", tok, "--out", f"{runs}/pack",
@@ -98,6 +104,35 @@ def test_pipeline_trains_resumes_and_exports(webp_dir, tmp_path):
     assert pack_check.check_pack(f"{runs}/pack") == []
     m = json.load(open(f"{runs}/pack/manifest.json"))
     assert m["trained"] is True and abs(m["latent"]["scalingFactor"] - meta["scaling_factor"]) < 1e-9
+
+
+def check_two_view_cache(weights):
+    """The trainer's two-view cache is the benchmark's (sampler_batched.build_caches, which mirrors the
+    runtime): each reference's tokens, then its mirror image's, each view with its own noise."""
+    from dreamcache.sampler_batched import build_caches
+    from dreamcache.schedule import alphas_cumprod
+    from dreamcache.self_views import with_self_views
+    from dreamcache.tokenizer_any import load_tokenizer
+    from dreamcache.train.base import load_vae
+    tok = load_tokenizer(os.path.join(ROOT, "training", "data", "tokenizer.json"))
+    _, unet, te = adapters.load_base(weights, "dev-tiny", tok.vocab_size, torch.device("cpu"))
+    vae_model = load_vae(weights, "dev-tiny", torch.device("cpu"))
+    with torch.no_grad():
+        empty = te(tok.encode_batch([""]))
+    g = torch.Generator().manual_seed(0)
+    refs = torch.rand(2, 3, 128, 128, generator=g) * 2 - 1
+    with torch.no_grad():
+        latent = vae_model.encode_moments(refs[:1])[0]
+    acp = alphas_cumprod()
+    got = adapters.reference_cache(unet, vae_model, refs, empty, acp, torch.Generator().manual_seed(5), ("flip",))
+    noise = torch.randn((4,) + latent.shape[1:], generator=torch.Generator().manual_seed(5))
+    want = build_caches(unet, vae_model, with_self_views(refs, ["flip"]), empty, adapters.CACHE_TIMESTEP, noise,
+                        acp, half_round=False)
+    one = adapters.reference_cache(unet, vae_model, refs, empty, acp, torch.Generator().manual_seed(5))
+    assert set(got) == set(want) and got
+    for k in got:
+        assert got[k].shape == want[k].shape == (2, 2 * one[k].shape[1], one[k].shape[2])
+        assert torch.allclose(got[k], want[k], atol=1e-5)
 
 
 def test_phase_timer_samples_log_steps_or_the_given_ones_and_keeps_the_latest_sample():

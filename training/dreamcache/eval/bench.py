@@ -39,7 +39,7 @@ from ..schedule import alphas_cumprod
 from ..tokenizer_any import load_tokenizer
 from ..train.common import Dist, TimeBox, autocast, load_split, setup_fast_math
 from ..sampler_batched import build_caches, decode, sample_batch
-from ..self_views import SELF_VIEWS, self_view
+from ..self_views import SELF_VIEWS, parse_self_views, self_view
 from . import plots
 from .data import augmented_references, clean_reference, composite, eval_generator, load_bank, load_folder_bank
 from .prompts import GRID_PROMPTS, PROMPTS
@@ -438,11 +438,7 @@ def main(argv=None):
     try:
         a.ramps = parse_ramps(a.ramps) if isinstance(a.ramps, str) else a.ramps
         a.views = parse_views(a.views) if isinstance(a.views, str) else a.views
-        if isinstance(a.self_views, str):
-            a.self_views = tuple(v.strip() for v in a.self_views.replace(",", "+").split("+") if v.strip())
-        if any(v not in SELF_VIEWS for v in a.self_views):
-            raise ValueError(f"--self-views takes views made from the reference image alone ({', '.join(SELF_VIEWS)}), "
-                             f"'+'-joined; got {'+'.join(a.self_views)!r}")
+        a.self_views = parse_self_views(a.self_views)
         a.gates = parse_gates(a.gates) if isinstance(a.gates, str) else a.gates
     except ValueError as e:
         ap.error(str(e))

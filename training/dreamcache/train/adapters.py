@@ -6,7 +6,9 @@ of the cached layers are the per-sample cache. The target is then denoised at ga
 cache and its caption (empty with p = 0.07). Only adapter parameters (norm_mem, attn_mem,
 proj_mem) train. Reference dropout (p = 0.1) swaps the cache for the runtime's "no subject"
 input — one zero row — so adapters given no reference learn to leave the base model's
-prediction alone, which keeps e_i − e_u a pure image-guidance direction.
+prediction alone, which keeps e_i − e_u a pure image-guidance direction. --self-views flip caches
+each reference beside its mirror image, the two-view cache a pack with cache.selfViews ["flip"]
+builds from a user's one photo.
 
 The base model was trained on these very subjects, one image each, so a caption that names the
 subject already fixes its look and the reference adds nothing to learn from (2,414 steps of that
@@ -33,6 +35,7 @@ from ..adapter_width import (AdapterWidthError, can_grow, check_width, grow_adap
 from ..models import CLIPTextModel, UNet, is_adapter_param, set_attention_backend
 from ..models.config import PRESETS
 from ..schedule import alphas_cumprod, q_sample
+from ..self_views import parse_self_views, with_self_views
 from ..tokenizer_any import load_tokenizer
 from .base import load_vae
 from .common import (EMA, Checkpoint, Dist, Log, PhaseTimer, StepLoop, TimeBox, autocast, cooldown, cycle_lr, load_split,
@@ -70,15 +73,20 @@ def load_base(folder: str, preset: str, vocab: int, device, adapter_width: int =
 
 
 @torch.no_grad()
-def reference_cache(unet, vae, reference, ctx_empty, acp, g):
-    """Per-sample caches {layer: [B, H·W, C]} from one frozen U-Net pass at t = CACHE_TIMESTEP."""
-    x0 = vae.encode_moments(reference)[0].float() * vae.config.scaling_factor
+def reference_cache(unet, vae, reference, ctx_empty, acp, g, views=()):
+    """Per-sample caches {layer: [B, K·H·W, C]} from one frozen U-Net pass at t = CACHE_TIMESTEP over
+    each reference and its K − 1 self views (each its own noise), concatenated along the tokens in the
+    order the runtime caches them (sampler_batched.build_caches)."""
+    B = reference.shape[0]
+    refs = with_self_views(reference, views).flatten(0, 1) if views else reference
+    x0 = vae.encode_moments(refs)[0].float() * vae.config.scaling_factor
     t = torch.full((x0.shape[0],), CACHE_TIMESTEP, device=x0.device, dtype=torch.long)
     noise = torch.randn(x0.shape, generator=g, device=x0.device)
     x1 = q_sample(x0, t, noise, acp)
     gate = torch.zeros(x0.shape[0], device=x0.device)
-    _, feats = unet(x1, t.float(), ctx_empty, gate, {}, return_features=True)
-    return {k: v.float() for k, v in feats.items()}
+    ctx = ctx_empty[:1].expand(x0.shape[0], -1, -1)
+    _, feats = unet(x1, t.float(), ctx, gate, {}, return_features=True)
+    return {k: v.float().reshape(B, -1, v.shape[-1]) for k, v in feats.items()}
 
 
 def subject_loss_weight(mask: torch.Tensor, size: int, weight: float) -> torch.Tensor:
@@ -148,6 +156,9 @@ def main(argv=None):
                     help="training steps per generated batch, each with fresh timesteps, noise and reference "
                          "dropout (data echoing: the generator and the frozen passes take about two thirds of "
                          "a step on the GPU box, so K > 1 buys more adapter updates per minute)")
+    ap.add_argument("--self-views", default="",
+                    help="cache each reference beside these views of it ('+'-joined: flip, zoom), as a pack's "
+                         "cache.selfViews makes the runtime do; reference dropout drops all of them")
     ap.add_argument("--ckpt-every-min", type=float, default=3.0)
     ap.add_argument("--init-from", default=None, help="folder with adapters.partNN (+ adapters.json) to start from")
     ap.add_argument("--adapter-width", type=int, default=None,
@@ -169,6 +180,10 @@ def main(argv=None):
         ap.error("--decay-steps must be >= 1 and --decay-to in [0, 1]")
     if a.reuse < 1:
         ap.error("--reuse must be >= 1")
+    try:
+        a.self_views = parse_self_views(a.self_views)
+    except ValueError as e:
+        ap.error(str(e))
     setup_fast_math()
     if torch.cuda.is_available():
         set_attention_backend("sdpa")
@@ -201,7 +216,7 @@ def main(argv=None):
     schedule = None if a.decay_start is None else {"start": a.decay_start, "steps": a.decay_steps, "to": a.decay_to}
     log.write(event="start", step=step, world=d.world, batch=a.batch, init_from=a.init_from, recolour=a.recolour,
               generic_name=a.generic_name, subject_weight=a.subject_weight, ref_erase=gen.p_ref_erase,
-              decay=schedule, reuse=a.reuse, compile=a.compile,
+              decay=schedule, reuse=a.reuse, compile=a.compile, self_views="+".join(a.self_views),
               adapter_params=sum(p.numel() for p in adapters.parameters()), adapter_width=width)
     loop = StepLoop(d, box, log, ck, a.max_steps, a.log_every, a.ckpt_every_min)
     timer = PhaseTimer(d.device, a.log_every)
@@ -225,7 +240,7 @@ def main(argv=None):
             caps = [c if float(x) >= a.empty else "" for c, x in zip(b["caption"], u)]
             with torch.no_grad(), autocast(d.device):
                 ctx = te(tok.encode_batch(caps).to(d.device)).float()
-                frozen = reference_cache(unet, vae, b["reference"], empty.expand(B, -1, -1), acp, g)
+                frozen = reference_cache(unet, vae, b["reference"], empty, acp, g, a.self_views)
                 x0 = vae.encode_moments(b["target"])[0].float() * vae.config.scaling_factor
             uses = 0
         uses += 1
@@ -272,7 +287,7 @@ def main(argv=None):
         meta = {"step": step, "adapter_parameters": sum(p.numel() for p in adapters.parameters()),
                 "cache_timestep": CACHE_TIMESTEP, "adapter_width": width, "recolour": a.recolour,
                 "subject_weight": a.subject_weight, "ref_erase": gen.p_ref_erase, "decay": schedule,
-                "reuse": a.reuse, "lr_last": opt.param_groups[0]["lr"]}
+                "reuse": a.reuse, "lr_last": opt.param_groups[0]["lr"], "self_views": "+".join(a.self_views)}
         # weights/ gets its own copy: a restored arm starts with an earlier one there (its --init-from),
         # which would otherwise describe weights it no longer holds
         for folder in (a.out, os.path.join(a.out, "weights")):
