@@ -5,6 +5,7 @@
 #   bash scripts/gpu_combo_bench.sh MINUTES NAME=ADAPTERS:VAE …
 # ADAPTERS: a folder with adapters.part* + adapters.json ("-": $SHIPPED_ADAPTERS); VAE: a folder with
 # vae.json + vae.part* or its weights/ ("-": $SHIPPED_VAE). BENCH_ARGS as gpu_evaluators_bench.sh's.
+# Two calls side by side need distinct RUNS, OUT and COMBO_PORT (the first pair's rendezvous port, default 29650).
 # $OUT/bench-NAME.tar for each pair (main/bench.{md,json}).
 set -uo pipefail
 source scripts/gpu_env.sh
@@ -12,7 +13,7 @@ MIN=${1:?bench minutes}
 shift
 OUT=${OUT:-$RUNS/out}
 mkdir -p "$OUT"
-port=29650 names=()
+port=${COMBO_PORT:-29650} names=()
 for spec in "$@"; do
   name=${spec%%=*} pair=${spec#*=}
   [[ "$name" =~ ^[A-Za-z0-9_-]+$ && "$pair" == *:* ]] || { echo "pair '$spec': NAME=ADAPTERS:VAE" >&2; exit 2; }

@@ -23,7 +23,7 @@ shipped_weights() {
 }
 
 # The adapters the embedded pack ships: where adapter training continues from and what "shipped" scores.
-SHIPPED_ADAPTERS=$PWD/checkpoints/adapters-v14-w8
+SHIPPED_ADAPTERS=$PWD/checkpoints/adapters-v16-w8
 
 # A benchmark resumes from the records in its folder; records of other weights would mix in, so a call
 # starts its folders clean unless BENCH_RESUME=1 (the same weights, after its time box ran out).

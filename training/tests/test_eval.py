@@ -307,3 +307,41 @@ def test_self_views_are_made_from_the_image_alone():
         self_view(ref, "render")
     both = with_self_views(ref, ["flip"])
     assert both.shape == (2, 2, 3, 20, 20) and torch.equal(both[:, 0], ref) and torch.equal(both[:, 1], flip)
+
+
+def test_parity_can_sample_from_the_runtimes_cache_and_compare_a_subset(tmp_path):
+    """--runtime-cache: PyTorch samples from the cache the runtime dumped, so a difference of the cache
+    pass and one of the sampling loop can be told apart; --only: a subset, reported beside the full run."""
+    out = str(tmp_path / "parity")
+    shutil.copytree(FIXTURE, out)
+    models = parity.load_models(TINY, None)
+    for m in models.unet.modules():
+        if getattr(m, "has_adapter", False):
+            reset_adapter(m)
+    full = parity.compare(models, out)
+    with pytest.raises(FileNotFoundError):   # the fixture keeps no cache dumps
+        parity.compare(models, out, runtime_cache=True)
+    with pytest.raises(ValueError):
+        parity.compare(models, out, only=["c99"])
+    # dump PyTorch's own cache as the runtime's: sampling from it changes nothing
+    case = json.load(open(os.path.join(out, "cases.json")))[0]
+    S = models.cfg.vae.sample_size
+    ref = parity.from_rgba_bytes(open(os.path.join(out, case["reference"]), "rb").read(), S)[None, None]
+    cn = parity.f32(os.path.join(out, f"cachenoise_{case['id']}.f32")).view((1,) + models.latent)
+    with torch.no_grad():
+        cache = parity.build_caches(models.unet, models.vae, ref, models.empty, 1, cn, models.acp, half_round=True)
+    for k, v in cache.items():
+        v.numpy().astype("<f4").tofile(os.path.join(out, f"cache_{case['id']}_{k}.f32"))
+    same = parity.compare(models, out, runtime_cache=True, only=[case["id"]])
+    assert same["report"] == f"parity-runtime-cache-{case['id']}"
+    assert os.path.isfile(os.path.join(out, same["report"] + ".md"))
+    assert json.load(open(os.path.join(out, "parity.json")))["mean_abs"] == full["mean_abs"], "the full report stays"
+    assert same["cache_max_abs"] == 0 and same["mean_abs"] == full["mean_abs"]
+    # a different dumped cache reaches the image: the sampler reads the dump, not its own cache (with adapters
+    # that use the cache: the cache pass runs at gate 0, so it is the same cache)
+    live = parity.load_models(TINY, os.path.join(ROOT, "training", "checkpoints", "adapters-v16-w8"))
+    own = parity.compare(live, out, runtime_cache=True)
+    for k, v in cache.items():
+        (v * 0).numpy().astype("<f4").tofile(os.path.join(out, f"cache_{case['id']}_{k}.f32"))
+    moved = parity.compare(live, out, runtime_cache=True)
+    assert own["cache_max_abs"] == 0 and moved["cache_max_abs"] > 0 and moved["mean_abs"] != own["mean_abs"]

@@ -9,6 +9,9 @@ absolute pixel difference (0–255) of the final images and the max abs differen
 
     python3 -m dreamcache.eval.parity --pack ../public/models/tiny-emoji --weights checkpoints/tiny-emoji-v1 \
         --webp ../node_modules/@lobehub/fluent-emoji-3d/assets --cases 20 --steps 50 --out /tmp/parity
+
+A case over the bound can be looked into with `--skip-node --only ID --runtime-cache`: PyTorch then samples
+from the runtime's own cache, so what remains is the sampling loop's difference, not the cache pass's.
 """
 import argparse
 import json
@@ -77,10 +80,19 @@ def f32(path: str) -> torch.Tensor:
 
 
 @torch.no_grad()
-def compare(models, out: str, views: Sequence[str] = ()) -> Dict:
+def compare(models, out: str, views: Sequence[str] = (), runtime_cache: bool = False,
+            only: Sequence[str] = ()) -> Dict:
     """Rebuilds every case of out/cases.json in PyTorch from the runtime's noise; per-case and
-    overall pixel differences. views: the pack's cache.selfViews, cached beside each reference."""
+    overall pixel differences. views: the pack's cache.selfViews, cached beside each reference.
+    runtime_cache: sample from the cache the runtime dumped (cache_ID_LAYER.f32) instead of PyTorch's
+    own, which separates differences of the cache pass from those of the sampling loop. only: case
+    ids to compare (default all)."""
     cases = json.load(open(os.path.join(out, "cases.json")))
+    if only:
+        missing = sorted(set(only) - {c["id"] for c in cases})
+        if missing:
+            raise ValueError(f"no case {', '.join(missing)} in {out}/cases.json")
+        cases = [c for c in cases if c["id"] in set(only)]
     S = models.cfg.vae.sample_size
     shape = (1,) + models.latent
     rows = []
@@ -98,7 +110,13 @@ def compare(models, out: str, views: Sequence[str] = ()) -> Dict:
             cache = build_caches(models.unet, models.vae, ref, models.empty, 1, cn, models.acp, half_round=True)
             files = {k: os.path.join(out, f"cache_{c['id']}_{k}.f32") for k in cache}
             if all(os.path.isfile(f) for f in files.values()):   # the test fixture leaves them out (size)
-                cache_diff = max(float((cache[k] - f32(f).view_as(cache[k])).abs().max()) for k, f in files.items())
+                dumped = {k: f32(f).view_as(cache[k]) for k, f in files.items()}
+                cache_diff = max(float((cache[k] - dumped[k]).abs().max()) for k in cache)
+                if runtime_cache:
+                    cache = dumped
+            elif runtime_cache:
+                raise FileNotFoundError(f"--runtime-cache: {out} has no cache dumps of case {c['id']} "
+                                        f"(cache_{c['id']}_LAYER.f32, written by scripts/parity.ts)")
         lat = sample(models.unet, ctx, models.empty, steps=c["steps"], s_text=c["textScale"], s_img=c["imageScale"],
                      s_img_end=c.get("imageScaleEnd"), cache=cache, mode="combined", acp=models.acp, noise=noise)
         py = np.frombuffer(to_rgba_bytes(decode(models.vae, lat)[0]), dtype=np.uint8).astype(np.int32)
@@ -111,13 +129,16 @@ def compare(models, out: str, views: Sequence[str] = ()) -> Dict:
     res = {"cases": rows, "max_abs": max(r["max_abs"] for r in rows),
            "mean_abs": float(np.mean([r["mean_abs"] for r in rows])),
            "cache_max_abs": max((r["cache_max_abs"] for r in rows if r["cache_max_abs"] is not None), default=None)}
-    json.dump(res, open(os.path.join(out, "parity.json"), "w"), indent=1)
+    # a subset or the runtime's caches get their own report: the full run's parity.json stays
+    stem = "parity" + ("-runtime-cache" if runtime_cache else "") + ("-" + "-".join(c["id"] for c in cases) if only else "")
+    res["report"] = stem
+    json.dump(res, open(os.path.join(out, stem + ".json"), "w"), indent=1)
     md = "| case | method | steps | max abs (0–255) | mean abs | cache max abs | prompt |\n|---|---|---|---|---|---|---|\n"
     md += "".join(f"| {r['id']} | {r['method']} | {r['steps']} | {r['max_abs']} | {r['mean_abs']:.3f} | "
                   f"{'–' if r['cache_max_abs'] is None else format(r['cache_max_abs'], '.2e')} | {r['prompt']} |\n"
                   for r in rows)
     md += f"\nAll {len(rows)} cases: max abs {res['max_abs']}, mean abs {res['mean_abs']:.3f} (pixel values 0–255).\n"
-    open(os.path.join(out, "parity.md"), "w").write(md)
+    open(os.path.join(out, stem + ".md"), "w").write(md)
     return res
 
 
@@ -147,6 +168,9 @@ def main(argv=None):
     ap.add_argument("--int8-text-encoder", action="store_true",
                     help="PyTorch's text encoder rounded as a pack exported with --int8-storage text_encoder stores it")
     ap.add_argument("--skip-node", action="store_true", help="compare dumps already in --out")
+    ap.add_argument("--runtime-cache", action="store_true",
+                    help="sample PyTorch from the runtime's dumped caches instead of its own cache pass")
+    ap.add_argument("--only", default="", help="comma list of case ids to compare (with --skip-node: a subset)")
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
     os.makedirs(a.out, exist_ok=True)
@@ -156,8 +180,13 @@ def main(argv=None):
         prepare(a, a.out)
         run_node(a.pack, a.out)
     views = json.load(open(os.path.join(a.pack, "manifest.json")))["cache"].get("selfViews", [])
-    res = compare(load_models(a.weights, a.adapters, a.preset, int8_text_encoder=a.int8_text_encoder), a.out, views)
-    print(open(os.path.join(a.out, "parity.md")).read())
+    only = [x.strip() for x in a.only.split(",") if x.strip()]
+    try:
+        res = compare(load_models(a.weights, a.adapters, a.preset, int8_text_encoder=a.int8_text_encoder), a.out,
+                      views, runtime_cache=a.runtime_cache, only=only)
+    except (ValueError, FileNotFoundError) as e:
+        ap.error(str(e))
+    print(open(os.path.join(a.out, res["report"] + ".md")).read())
     return res
 
 
