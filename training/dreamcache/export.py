@@ -20,6 +20,7 @@ from .models.config import PRESETS
 from .models.vae import ScaledDecoder, ScaledEncoder
 from .onnx_export import export_graph, store_weights_fp16, store_weights_int8
 from .pack_check import RUNTIME_SELF_VIEWS
+from .self_views import parse_self_views
 from .segmenter_channels import read_segmenter_config
 from .train.common import load_split
 
@@ -251,9 +252,10 @@ def main(argv=None):
                          "needs that pack's unet.onnx beside its manifest (dreamcache.unet_compat). Repeatable; "
                          "read before --out is overwritten")
     a = ap.parse_args(argv)
-    self_views = [v for v in a.self_views.replace(" ", "").split(",") if v]
-    if any(v not in RUNTIME_SELF_VIEWS for v in self_views) or len(set(self_views)) != len(self_views):
-        ap.error(f"--self-views takes distinct views of {', '.join(RUNTIME_SELF_VIEWS)}, comma-separated; got {a.self_views!r}")
+    try:
+        self_views = list(parse_self_views(a.self_views, RUNTIME_SELF_VIEWS))
+    except ValueError as e:
+        ap.error(f"--self-views: {e}")
     earlier, old_unets = [], {}
     keep = tempfile.TemporaryDirectory()    # earlier U-Net files, in case --out is their folder
     for i, path in enumerate(a.accept_caches_from):

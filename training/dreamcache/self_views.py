@@ -27,12 +27,13 @@ def self_view(ref: torch.Tensor, op: str) -> torch.Tensor:
     raise ValueError(f"no self view {op!r}; known: {', '.join(SELF_VIEWS)}")
 
 
-def parse_self_views(text) -> tuple:
-    """"flip", "flip+zoom" or "flip,zoom" (or a sequence of names) → a tuple of known views; "" → ()."""
+def parse_self_views(text, known=SELF_VIEWS) -> tuple:
+    """"flip", "flip+zoom" or "flip,zoom" (or a sequence of names) → a tuple of distinct views of `known`
+    (the pack exporter passes the runtime's, RUNTIME_SELF_VIEWS); "" → ()."""
     views = tuple(v.strip() for v in text.replace(",", "+").split("+") if v.strip()) if isinstance(text, str) \
         else tuple(text)
-    if any(v not in SELF_VIEWS for v in views):
-        raise ValueError(f"self views are made from the reference image alone ({', '.join(SELF_VIEWS)}), "
+    if any(v not in known for v in views) or len(set(views)) != len(views):
+        raise ValueError(f"self views are distinct views made from the reference image alone ({', '.join(known)}), "
                          f"'+'-joined; got {'+'.join(views)!r}")
     return views
 

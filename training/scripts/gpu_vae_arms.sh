@@ -7,6 +7,7 @@
 #        bash scripts/gpu_vae_arms.sh bench BENCH_MINUTES  ($OUT/bench-ARM.tar for each of $ARMS, default
 #        "P G"; S is the shipped decoder: ARMS="P G S" scores the baseline on the same box)
 # Env: INIT (the VAE both start from, $SHIPPED_VAE), ADV (G's --adv-weight, 0.5), ADV_START (300), BENCH_ARGS (as gpu_evaluators_bench.sh's).
+# ADAPTERS (bench: the adapters every arm is scored with, default $SHIPPED_ADAPTERS); bench runs scripts/gpu_combo_bench.sh.
 # The encoder is frozen, so every latent, the U-Net, the adapters and users' caches stay valid.
 set -uo pipefail
 source scripts/gpu_env.sh
@@ -20,18 +21,11 @@ case "${1:?train or bench}" in
     run vaeG 29542 --adv-weight "${ADV:-0.5}" --adv-start "${ADV_START:-300}" &
     wait ;;
   bench)
-    BMIN=${2:?bench minutes}
-    port=29630
+    # each arm's decoder with the adapters $ADAPTERS (default the shipped ones), scored side by side
+    pairs=()
     for arm in ${ARMS:-P G}; do
-      W=$(shipped_weights "$RUNS/w-$arm") || exit 1
-      [ $arm = S ] || cp "$RUNS/vae$arm/vae.json" "$RUNS/vae$arm"/weights/vae.part* "$W/" || exit 1
-      mkdir -p "$RUNS/b-$arm" "$OUT/b-$arm"
-      RUNS=$RUNS/b-$arm OUT=$OUT/b-$arm BASE=$W BENCH_PORT=$port BENCH_ARGS="${BENCH_ARGS:-}" \
-        bash scripts/gpu_evaluators_bench.sh 0 "$BMIN" 0 2>&1 | sed "s/^/[$arm] /" &
-      port=$((port + 1))
+      if [ $arm = S ]; then pairs+=("S=${ADAPTERS:--}:-"); else pairs+=("$arm=${ADAPTERS:--}:$RUNS/vae$arm"); fi
     done
-    wait
-    for arm in ${ARMS:-P G}; do mv "$OUT/b-$arm/bench.tar" "$OUT/bench-$arm.tar" && rmdir "$OUT/b-$arm"; done
-    ls -la "$OUT" ;;
+    BENCH_ARGS="${BENCH_ARGS:-}" bash scripts/gpu_combo_bench.sh "${2:?bench minutes}" "${pairs[@]}" ;;
   *) echo "usage: gpu_vae_arms.sh train MINUTES | bench BENCH_MINUTES" >&2; exit 2 ;;
 esac

@@ -332,6 +332,7 @@ def test_self_views_are_written_and_checked(exported, tmp_path):
     for bad in (["zoom"], ["flip", "flip"], "flip"):
         m["cache"]["selfViews"] = bad
         assert any("cache.selfViews" in e for e in pack_check.check_manifest(m))
-    with pytest.raises(SystemExit):
-        export_main(["--preset", "dev-tiny", "--random", "--self-views", "flip,zoom", "--out", str(tmp_path / "bad")])
+    for bad in ("flip,zoom", "flip,flip"):
+        with pytest.raises(SystemExit):
+            export_main(["--preset", "dev-tiny", "--random", "--self-views", bad, "--out", str(tmp_path / "bad")])
     assert not os.path.exists(str(tmp_path / "bad"))
