@@ -8,7 +8,8 @@
 # every pair; ARGS (quote the spec) go after them for that pair alone, a later flag winning, so one call
 # scores other ramps or step counts side by side: 'V12=-:-@--image-scale 12 --image-scale-end 6'.
 # Two calls side by side need distinct RUNS, OUT and COMBO_PORT (the first pair's rendezvous port, default 29650).
-# $OUT/bench-NAME.tar for each pair (main/bench.{md,json}).
+# $OUT/bench-NAME.tar for each pair (main/bench.{md,json}). EVALUATORS_BENCH: the script each pair runs
+# (default scripts/gpu_evaluators_bench.sh; tests/test_gpu_combo_bench.py gives one that records its inputs).
 set -uo pipefail
 source scripts/gpu_env.sh
 MIN=${1:?bench minutes}
