@@ -2,6 +2,7 @@
 rendezvous port and bench arguments (every pair's BENCH_ARGS, then its own @ARGS), and a wrong spec
 anywhere stops the call before any pair starts (GPU minutes are the scarce thing on the box).
 The benchmark itself is replaced by EVALUATORS_BENCH, a script that records what it was handed."""
+import hashlib
 import os
 import subprocess
 import sys
@@ -40,7 +41,6 @@ def record(tmp_path, name):
 
 
 def sha256(path):
-    import hashlib
     return hashlib.sha256(open(path, "rb").read()).hexdigest()
 
 
