@@ -104,3 +104,60 @@ def test_int8_unet_probe_splits_the_rounding_between_base_and_adapters(tmp_path)
     assert all(len(r["mean_abs"]) == 2 for r in rows.values())
     assert every["max_abs"] > 0                     # rounding every weight moves the images
     assert torch.is_grad_enabled()                  # the probe leaves the process's grad mode as it was
+
+
+def test_bench_and_parity_int8_unet_round_every_stored_int8_weight(tmp_path):
+    """--int8-unet (bench and parity) scores the U-Net as `--int8-storage unet` stores it: every weight that
+    round_as_int8 takes, base and adapters, and not the time embedding's Gemm layers."""
+    from weights_fixture import dev_tiny_weights
+    from dreamcache.eval.parity import load_models
+    dev_tiny_weights(str(tmp_path / "w"), every_adapter_tensor=True)
+    flt = load_models(str(tmp_path / "w"), None, "dev-tiny", TOKENIZER)
+    q = load_models(str(tmp_path / "w"), None, "dev-tiny", TOKENIZER, int8_unet=True)
+    expect = copy.deepcopy(flt.unet)
+    x = torch.zeros((1,) + flt.latent)
+    names = set(round_as_int8(expect, gemm=gemm_linears(expect, x, torch.ones(1), flt.empty, torch.zeros(1), None)))
+    assert any(is_adapter_param(n) for n in names) and any(not is_adapter_param(n) for n in names)
+    want, got, base = (dict(m.named_parameters()) for m in (expect, q.unet, flt.unet))
+    for n in want:
+        assert torch.equal(got[n], want[n]), n
+        assert torch.equal(got[n], base[n]) == (n not in names), n
+    assert not any("time_emb" in n for n in names)
+    for a, b in zip(q.te.parameters(), flt.te.parameters()):    # the text encoder stays as it was asked
+        assert torch.equal(a, b)
+
+
+def test_int8_base_trains_adapters_against_the_base_the_int8_pack_runs(tmp_path):
+    """train.adapters --int8-base: the frozen U-Net's weights and the text encoder are rounded exactly as the
+    bench's --int8-unet / --int8-text-encoder round them (what `--int8-storage unet,text_encoder` stores), the
+    adapters are left float to learn, and the run records the flag."""
+    from test_adapter_width import write_weights
+    from test_train import WEBP
+    from dreamcache.eval.parity import load_models
+    from dreamcache.train import adapters as adapter_trainer
+    base = str(tmp_path / "base")
+    write_weights(base, 1)
+    from dreamcache.export import tokenizer_meta
+    vocab = tokenizer_meta(json.load(open(TOKENIZER)))["vocabSize"]
+    torch.manual_seed(3)             # the same fresh adapters in both
+    _, unet, te = adapter_trainer.load_base(base, "dev-tiny", vocab, "cpu", 1, int8_base=True)
+    torch.manual_seed(3)
+    _, unet_f, te_f = adapter_trainer.load_base(base, "dev-tiny", vocab, "cpu", 1)
+    bench = load_models(base, None, "dev-tiny", TOKENIZER, int8_text_encoder=True, int8_unet=True)
+    rounded, fresh, want = (dict(m.named_parameters()) for m in (unet, unet_f, bench.unet))
+    changed = [n for n in rounded if not torch.equal(rounded[n], fresh[n])]
+    assert changed and not any(is_adapter_param(n) for n in changed)
+    for n in rounded:
+        if not is_adapter_param(n):
+            assert torch.equal(rounded[n], want[n]), n
+    assert all(p.requires_grad == is_adapter_param(n) for n, p in unet.named_parameters())
+    for n, p in te.named_parameters():
+        assert torch.equal(p, dict(bench.te.named_parameters())[n]), n
+    assert any(not torch.equal(a, b) for a, b in zip(te.parameters(), te_f.parameters()))
+    if not os.path.isdir(WEBP):
+        pytest.skip("subject art not installed (npm install brings @lobehub/fluent-emoji-3d)")
+    out = tmp_path / "run"
+    adapter_trainer.main(["--webp", WEBP, "--base", base, "--preset", "dev-tiny", "--out", str(out), "--batch", "2",
+                          "--log-every", "1", "--max-steps", "1", "--int8-base"])
+    assert json.load(open(out / "adapters.json"))["int8_base"] is True
+    assert '"int8_base": true' in open(out / "log.jsonl").read()

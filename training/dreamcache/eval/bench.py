@@ -34,7 +34,7 @@ from ..segmenter_channels import read_segmenter_config
 from ..export import build_models, load_trained
 from ..models import is_adapter_param, set_attention_backend
 from ..models.config import PRESETS
-from ..onnx_export import round_as_int8
+from ..onnx_export import gemm_linears, round_as_int8
 from ..schedule import alphas_cumprod
 from ..tokenizer_any import load_tokenizer
 from ..train.common import Dist, TimeBox, autocast, load_split, setup_fast_math
@@ -201,13 +201,20 @@ class Models:
             self.unet.load_state_dict(ad, strict=False)
         if a.int8_text_encoder:   # as `export --int8-storage text_encoder` stores it
             round_as_int8(self.te)
-        for m in (self.unet, self.vae, self.te):
-            m.to(device).eval().requires_grad_(False)
         self.tok = tok
-        self.device = device
-        self.acp = alphas_cumprod().to(device)
         self.latent = (self.cfg.unet.in_channels, self.cfg.vae.sample_size // self.cfg.vae.downsample,
                        self.cfg.vae.sample_size // self.cfg.vae.downsample)
+        if getattr(a, "int8_unet", False):   # as `export --int8-storage unet` stores it: base and adapters
+            self.unet.eval()
+            x = torch.zeros((1,) + self.latent)
+            with torch.no_grad():
+                ctx = self.te(tok.encode_batch([""])).float()
+            # the time embedding's Linear layers become Gemm in the graph, which int8 storage leaves alone
+            round_as_int8(self.unet, gemm=gemm_linears(self.unet, x, torch.ones(1), ctx, torch.zeros(1), None))
+        for m in (self.unet, self.vae, self.te):
+            m.to(device).eval().requires_grad_(False)
+        self.device = device
+        self.acp = alphas_cumprod().to(device)
         self.empty = self.embed([""])
 
     @torch.no_grad()
@@ -284,11 +291,15 @@ def check_scoring(ap, a, done, write: bool) -> None:
     views: refuses a mix, and records both for a fresh --out (folders without the file were float, no views)."""
     path = os.path.join(a.out, "scoring.json")
     want = {"text_encoder": "int8" if a.int8_text_encoder else "float",
+            **({"unet": "int8"} if a.int8_unet else {}),
             **({"self_views": "+".join(a.self_views)} if a.self_views else {})}
     had = json.load(open(path)) if os.path.isfile(path) else ({"text_encoder": "float"} if done else None)
     if had is not None and had.get("text_encoder") != want["text_encoder"]:
         ap.error(f"{a.out} holds records scored with the {had['text_encoder']} text encoder; this run asks for "
                  f"the {want['text_encoder']} one: give another --out")
+    if had is not None and had.get("unet", "float") != want.get("unet", "float"):
+        ap.error(f"{a.out} holds records scored with the {had.get('unet', 'float')} U-Net; this run asks for the "
+                 f"{want.get('unet', 'float')} one: give another --out")
     if had is not None and had.get("self_views", "") != want.get("self_views", ""):
         ap.error(f"{a.out} holds DreamCache records cached with self views {had.get('self_views') or 'none'!r}; "
                  f"this run asks for {want.get('self_views') or 'none'!r}: give another --out")
@@ -309,7 +320,7 @@ def report(a, configs: List[Config], records: List[Dict], expected: Dict[str, in
         subjects += ", GRID ONLY: the grid's images, not the benchmark"
     md = (f"### Main ({subjects}; {1 if a.grid_only else a.seeds} seeds, {a.steps} DDIM steps, sT {a.text_scale}, sI {a.image_scale:g}"
           f"{f' → {a.image_scale_end:g}' if a.image_scale_end is not None else ''}"
-          f"{'; int8 text encoder' if a.int8_text_encoder else ''})\n\n"
+          f"{'; int8 text encoder' if a.int8_text_encoder else ''}{'; int8 U-Net' if a.int8_unet else ''})\n\n"
           + head)
     md += "".join(row(c.name, res[c.name]) for c in main)
     t, d, g = (res.get(n) for n in ("text-only", "DreamCache", "ground truth"))
@@ -430,6 +441,8 @@ def main(argv=None):
     ap.add_argument("--minutes", type=float, default=1e9, help="time box; rerun the same command to resume")
     ap.add_argument("--int8-text-encoder", action="store_true",
                     help="score the text encoder as a pack exported with --int8-storage text_encoder runs it")
+    ap.add_argument("--int8-unet", action="store_true",
+                    help="score the U-Net (base and adapters) as a pack exported with --int8-storage unet runs it")
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
     a.scales = [float(x) for x in a.scales.split(",")] if isinstance(a.scales, str) else a.scales

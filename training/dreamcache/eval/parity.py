@@ -143,10 +143,10 @@ def compare(models, out: str, views: Sequence[str] = (), runtime_cache: bool = F
 
 
 def load_models(weights: str, adapters, preset: str = "tiny", tokenizer: str = TOKENIZER,
-                int8_text_encoder: bool = False):
+                int8_text_encoder: bool = False, int8_unet: bool = False):
     from .bench import Models
     return Models(types.SimpleNamespace(weights=weights, adapters=adapters, preset=preset, tokenizer=tokenizer,
-                                        int8_text_encoder=int8_text_encoder), "cpu")
+                                        int8_text_encoder=int8_text_encoder, int8_unet=int8_unet), "cpu")
 
 
 @torch.no_grad()      # scoped: a caller's process keeps its grad mode (tests call main())
@@ -167,6 +167,8 @@ def main(argv=None):
                     help="sI at the last step: a ramp from --image-scale, as a pack's guidance.imageScaleEnd")
     ap.add_argument("--int8-text-encoder", action="store_true",
                     help="PyTorch's text encoder rounded as a pack exported with --int8-storage text_encoder stores it")
+    ap.add_argument("--int8-unet", action="store_true",
+                    help="PyTorch's U-Net rounded as a pack exported with --int8-storage unet stores it")
     ap.add_argument("--skip-node", action="store_true", help="compare dumps already in --out")
     ap.add_argument("--runtime-cache", action="store_true",
                     help="sample PyTorch from the runtime's dumped caches instead of its own cache pass")
@@ -182,7 +184,8 @@ def main(argv=None):
     views = json.load(open(os.path.join(a.pack, "manifest.json")))["cache"].get("selfViews", [])
     only = [x.strip() for x in a.only.split(",") if x.strip()]
     try:
-        res = compare(load_models(a.weights, a.adapters, a.preset, int8_text_encoder=a.int8_text_encoder), a.out,
+        res = compare(load_models(a.weights, a.adapters, a.preset, int8_text_encoder=a.int8_text_encoder,
+                                   int8_unet=a.int8_unet), a.out,
                       views, runtime_cache=a.runtime_cache, only=only)
     except (ValueError, FileNotFoundError) as e:
         ap.error(str(e))

@@ -34,6 +34,7 @@ from ..adapter_width import (AdapterWidthError, can_grow, check_width, grow_adap
                              width_of_tensors)
 from ..models import CLIPTextModel, UNet, is_adapter_param, set_attention_backend
 from ..models.config import PRESETS
+from ..onnx_export import gemm_linears, round_as_int8
 from ..schedule import alphas_cumprod, q_sample
 from ..self_views import parse_self_views, with_self_views
 from ..tokenizer_any import load_tokenizer
@@ -57,7 +58,10 @@ class AdapterState(torch.nn.Module):
         return {n: p for n, p in zip(self.names, self.params)}
 
 
-def load_base(folder: str, preset: str, vocab: int, device, adapter_width: int = 1):
+def load_base(folder: str, preset: str, vocab: int, device, adapter_width: int = 1, int8_base: bool = False):
+    """The frozen U-Net (adapters fresh) and text encoder. int8_base rounds both as a pack exported with
+    `--int8-storage unet,text_encoder` stores them (the adapters' own weights stay float), so the adapters
+    learn against the base the app runs."""
     cfg = PRESETS[preset](vocab)
     cfg.unet.adapter_width = adapter_width
     unet = UNet(cfg.unet)
@@ -66,6 +70,16 @@ def load_base(folder: str, preset: str, vocab: int, device, adapter_width: int =
     assert not unexpected and all(is_adapter_param(k) for k in missing), (missing[:3], unexpected[:3])
     te = CLIPTextModel(cfg.text_encoder)
     te.load_state_dict({k: v.float() for k, v in load_split(folder, "text_encoder").items()})
+    if int8_base:
+        unet.eval()
+        side = cfg.vae.sample_size // cfg.vae.downsample
+        with torch.no_grad():
+            ctx = te(torch.zeros(1, 77, dtype=torch.long))
+        gemm = gemm_linears(unet, torch.zeros(1, cfg.unet.in_channels, side, side), torch.ones(1), ctx,
+                            torch.zeros(1), None)
+        round_as_int8(unet, lambda n: not is_adapter_param(n), gemm)
+        round_as_int8(te)
+        unet.train()
     for n, p in unet.named_parameters():
         p.requires_grad_(is_adapter_param(n))
     te.requires_grad_(False)
@@ -164,6 +178,9 @@ def main(argv=None):
     ap.add_argument("--adapter-width", type=int, default=None,
                     help="memory-attention heads × the block's heads, fresh runs only (default 1; a resumed "
                          "checkpoint or --init-from weights fix it)")
+    ap.add_argument("--int8-base", action="store_true",
+                    help="train against the frozen U-Net and text encoder rounded as a pack exported with "
+                         "--int8-storage unet,text_encoder stores them (the adapters stay float while training)")
     ap.add_argument("--compile", action="store_true",
                     help="torch.compile the U-Net for the training passes (PyTorch 2 or newer; the first steps "
                          "pay the compile time). With --reuse 8 the update itself is most of a step on the GPU box")
@@ -192,7 +209,7 @@ def main(argv=None):
     tok = load_tokenizer(a.tokenizer)
     ck = Checkpoint(os.path.join(a.out, "ckpt"))
     width = run_width(a.adapter_width, ck, a.init_from)
-    cfg, unet, te = load_base(a.base, a.preset, tok.vocab_size, d.device, width)
+    cfg, unet, te = load_base(a.base, a.preset, tok.vocab_size, d.device, width, a.int8_base)
     vae = load_vae(a.base, a.preset, d.device)
     gen = make_generator(a, d.device, "train")
     gen.p_generic_name = a.generic_name
@@ -217,7 +234,7 @@ def main(argv=None):
     log.write(event="start", step=step, world=d.world, batch=a.batch, init_from=a.init_from, recolour=a.recolour,
               generic_name=a.generic_name, subject_weight=a.subject_weight, ref_erase=gen.p_ref_erase,
               decay=schedule, reuse=a.reuse, compile=a.compile, self_views="+".join(a.self_views),
-              adapter_params=sum(p.numel() for p in adapters.parameters()), adapter_width=width)
+              int8_base=a.int8_base, adapter_params=sum(p.numel() for p in adapters.parameters()), adapter_width=width)
     loop = StepLoop(d, box, log, ck, a.max_steps, a.log_every, a.ckpt_every_min)
     timer = PhaseTimer(d.device, a.log_every)
     # Loss with and without the reference, summed between log lines: the gap is the signal that
@@ -287,7 +304,8 @@ def main(argv=None):
         meta = {"step": step, "adapter_parameters": sum(p.numel() for p in adapters.parameters()),
                 "cache_timestep": CACHE_TIMESTEP, "adapter_width": width, "recolour": a.recolour,
                 "subject_weight": a.subject_weight, "ref_erase": gen.p_ref_erase, "decay": schedule,
-                "reuse": a.reuse, "lr_last": opt.param_groups[0]["lr"], "self_views": "+".join(a.self_views)}
+                "reuse": a.reuse, "lr_last": opt.param_groups[0]["lr"], "self_views": "+".join(a.self_views),
+                **({"int8_base": True} if a.int8_base else {})}
         # weights/ gets its own copy: a restored arm starts with an earlier one there (its --init-from),
         # which would otherwise describe weights it no longer holds
         for folder in (a.out, os.path.join(a.out, "weights")):
