@@ -179,6 +179,21 @@ def round_as_int8(module: torch.nn.Module, take: Callable[[str], bool] = lambda 
     return names
 
 
+def round_unet_as_int8(unet: torch.nn.Module, take: Callable[[str], bool] = lambda name: True) -> List[str]:
+    """round_as_int8 for a U-Net, as `--int8-storage unet` stores it: its time embedding's Linear layers
+    are Gemm in the graph and stay float (found by one forward pass on zero inputs of the config's shapes)."""
+    c, was_training = unet.config, unet.training
+    p = next(unet.parameters())
+    x = torch.zeros(1, c.in_channels, c.sample_size, c.sample_size, device=p.device)
+    ctx = torch.zeros(1, 77, c.cross_attention_dim, device=p.device)
+    unet.eval()
+    try:
+        gemm = gemm_linears(unet, x, torch.ones(1, device=p.device), ctx, torch.zeros(1, device=p.device), None)
+    finally:
+        unet.train(was_training)
+    return round_as_int8(unet, take, gemm)
+
+
 def io_signature(path: str) -> Dict[str, Dict[str, Sequence]]:
     m = onnx.load(path, load_external_data=False)
 

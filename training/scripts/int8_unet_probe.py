@@ -28,7 +28,7 @@ from dreamcache.eval.data import clean_reference, eval_generator, load_bank  # n
 from dreamcache.eval.parity import load_models, to_rgba_bytes  # noqa: E402
 from dreamcache.eval.prompts import PROMPTS  # noqa: E402
 from dreamcache.models.unet import is_adapter_param  # noqa: E402
-from dreamcache.onnx_export import gemm_linears, round_as_int8  # noqa: E402
+from dreamcache.onnx_export import round_unet_as_int8  # noqa: E402
 from dreamcache.sampler import sample  # noqa: E402
 from dreamcache.sampler_batched import build_caches, decode  # noqa: E402
 
@@ -70,18 +70,16 @@ def main(argv=None):
         cases.append({"prompt": PROMPTS[(i * 7) % len(PROMPTS)].text(bank.labels[s]),
                       "ref": clean_reference(gen, torch.tensor([s]))[0], "noise": torch.randn(shape, generator=g),
                       "cache_noise": torch.randn(shape, generator=g)})
-    x0 = cases[0]["noise"]
-    gemm = gemm_linears(models.unet, x0, torch.ones(1), models.empty, torch.zeros(1), None)
     t0 = time.time()
     ref = images(models, models.unet, cases, a.steps, a.image_scale)
-    print(f"float images: {time.time() - t0:.0f} s; Gemm (kept as stored): {len(gemm)} Linear layers", flush=True)
+    print(f"float images: {time.time() - t0:.0f} s", flush=True)
     print("| int8 weights | tensors | max abs | mean abs (per case) |\n|---|---|---|---|")
     rows = {}
     for label, take in (("all (--int8-storage unet)", lambda n: True),
                         ("base only, adapters float", lambda n: not is_adapter_param(n)),
                         ("adapters only", is_adapter_param)):
         unet = copy.deepcopy(models.unet)
-        n = len(round_as_int8(unet, take, gemm))
+        n = len(round_unet_as_int8(unet, take))
         diffs = [np.abs(x - y).reshape(-1, 4)[:, :3] for x, y in zip(ref, images(models, unet, cases, a.steps,
                                                                                  a.image_scale))]
         rows[label] = {"tensors": n, "max_abs": max(int(d.max()) for d in diffs),

@@ -14,7 +14,8 @@ from onnx import numpy_helper
 from dreamcache.export import build_models, export_unet, randomize_adapters
 from dreamcache.models.config import dev_tiny
 from dreamcache.models.unet import is_adapter_param
-from dreamcache.onnx_export import FP16_MIN_ELEMENTS, dequantize_int8, gemm_linears, round_as_int8, store_weights_int8
+from dreamcache.onnx_export import (FP16_MIN_ELEMENTS, dequantize_int8, gemm_linears, round_as_int8, round_unet_as_int8,
+                                    store_weights_int8)
 from test_export import TOKENIZER
 
 
@@ -44,6 +45,9 @@ def test_rounding_matches_what_the_int8_unet_stores(tmp_path):
     names = round_as_int8(rounded, lambda n: True, gemm)
     assert len(names) == len(stored) > 0
     assert any(is_adapter_param(n) for n in names) and any(not is_adapter_param(n) for n in names)
+    by_config = copy.deepcopy(unet).train()          # finds the Gemm layers itself, from the config's shapes
+    assert round_unet_as_int8(by_config) == names and by_config.training
+    assert all(torch.equal(p, q) for p, q in zip(by_config.parameters(), rounded.parameters()))
     onnx_layout = lambda p: p.detach().numpy().T if p.dim() == 2 else p.detach().numpy()  # Linear → MatMul
     params, floats = dict(rounded.named_parameters()), dict(unet.named_parameters())
     unmatched = list(stored.values())

@@ -34,7 +34,7 @@ from ..segmenter_channels import read_segmenter_config
 from ..export import build_models, load_trained
 from ..models import is_adapter_param, set_attention_backend
 from ..models.config import PRESETS
-from ..onnx_export import gemm_linears, round_as_int8
+from ..onnx_export import round_as_int8, round_unet_as_int8
 from ..schedule import alphas_cumprod
 from ..tokenizer_any import load_tokenizer
 from ..train.common import Dist, TimeBox, autocast, load_split, setup_fast_math
@@ -201,20 +201,15 @@ class Models:
             self.unet.load_state_dict(ad, strict=False)
         if a.int8_text_encoder:   # as `export --int8-storage text_encoder` stores it
             round_as_int8(self.te)
-        self.tok = tok
-        self.latent = (self.cfg.unet.in_channels, self.cfg.vae.sample_size // self.cfg.vae.downsample,
-                       self.cfg.vae.sample_size // self.cfg.vae.downsample)
         if getattr(a, "int8_unet", False):   # as `export --int8-storage unet` stores it: base and adapters
-            self.unet.eval()
-            x = torch.zeros((1,) + self.latent)
-            with torch.no_grad():
-                ctx = self.te(tok.encode_batch([""])).float()
-            # the time embedding's Linear layers become Gemm in the graph, which int8 storage leaves alone
-            round_as_int8(self.unet, gemm=gemm_linears(self.unet, x, torch.ones(1), ctx, torch.zeros(1), None))
+            round_unet_as_int8(self.unet)
         for m in (self.unet, self.vae, self.te):
             m.to(device).eval().requires_grad_(False)
+        self.tok = tok
         self.device = device
         self.acp = alphas_cumprod().to(device)
+        self.latent = (self.cfg.unet.in_channels, self.cfg.vae.sample_size // self.cfg.vae.downsample,
+                       self.cfg.vae.sample_size // self.cfg.vae.downsample)
         self.empty = self.embed([""])
 
     @torch.no_grad()

@@ -34,7 +34,7 @@ from ..adapter_width import (AdapterWidthError, can_grow, check_width, grow_adap
                              width_of_tensors)
 from ..models import CLIPTextModel, UNet, is_adapter_param, set_attention_backend
 from ..models.config import PRESETS
-from ..onnx_export import gemm_linears, round_as_int8
+from ..onnx_export import round_as_int8, round_unet_as_int8
 from ..schedule import alphas_cumprod, q_sample
 from ..self_views import parse_self_views, with_self_views
 from ..tokenizer_any import load_tokenizer
@@ -71,15 +71,8 @@ def load_base(folder: str, preset: str, vocab: int, device, adapter_width: int =
     te = CLIPTextModel(cfg.text_encoder)
     te.load_state_dict({k: v.float() for k, v in load_split(folder, "text_encoder").items()})
     if int8_base:
-        unet.eval()
-        side = cfg.vae.sample_size // cfg.vae.downsample
-        with torch.no_grad():
-            ctx = te(torch.zeros(1, 77, dtype=torch.long))
-        gemm = gemm_linears(unet, torch.zeros(1, cfg.unet.in_channels, side, side), torch.ones(1), ctx,
-                            torch.zeros(1), None)
-        round_as_int8(unet, lambda n: not is_adapter_param(n), gemm)
+        round_unet_as_int8(unet, lambda n: not is_adapter_param(n))
         round_as_int8(te)
-        unet.train()
     for n, p in unet.named_parameters():
         p.requires_grad_(is_adapter_param(n))
     te.requires_grad_(False)
