@@ -58,7 +58,18 @@ def main(argv=None):
                     "start in ~1,000 steps, 0.9995 keeps 78 %% of it after 500)")
     ap.add_argument("--warmup", type=int, default=500, help="lr warm-up steps (counted from the first step of this "
                     "run when --init-from starts a fresh optimizer)")
+    ap.add_argument("--reuse", type=int, default=1,
+                    help="updates per generated batch, each with fresh captions dropped, timesteps and noise "
+                         "(data echoing, as the adapter trainer's --reuse: the generator and the VAE encoder "
+                         "run once per K updates)")
+    ap.add_argument("--compile", action="store_true",
+                    help="torch.compile the U-Net and text encoder for the training passes (PyTorch 2 or newer; "
+                         "the first steps pay the compile time)")
     a = ap.parse_args(argv)
+    if a.compile and not hasattr(torch, "compile"):
+        ap.error(f"--compile needs PyTorch 2 or newer (this is {torch.__version__})")
+    if a.reuse < 1:
+        ap.error("--reuse must be >= 1")
     setup_fast_math()
     if torch.cuda.is_available():
         set_attention_backend("sdpa")
@@ -86,22 +97,34 @@ def main(argv=None):
         step = meta["step"] if meta else 0
         warm_from = step
     model = d.wrap(net)
+    if a.compile:
+        model = torch.compile(model)
     acp = alphas_cumprod().to(d.device)
     log = Log(a.out, d.main)
     log.write(event="start", step=step, world=d.world, batch=a.batch, ema_decay=a.ema_decay, warm_from=warm_from,
+              reuse=a.reuse, compile=a.compile,
               unet_params=sum(p.numel() for p in net.unet.parameters()),
               text_params=sum(p.numel() for p in net.text_encoder.parameters()))
     loop = StepLoop(d, box, log, ck, a.max_steps, a.log_every, a.ckpt_every_min)
     timer = PhaseTimer(d.device, a.log_every)
+    # With --reuse K a generated batch and its latents serve K updates; the draws that make each update
+    # differ (which captions are dropped, t, noise) are made every step, in the order K = 1 makes them.
+    b, x0, uses = None, None, 0
     while True:
-        timer.start(step)
+        fresh = b is None or uses >= a.reuse
+        # the profile samples a step that makes its batch, so ms_gen and ms_frozen mean the same at any K
+        timer.start(step, sample=fresh and (step + a.reuse) // a.log_every > step // a.log_every)
         g = seeded_generator(a.seed, d.rank, step, d.device)
-        b = gen.batch(a.batch, g)
+        if fresh:
+            b = gen.batch(a.batch, g)
+            uses = 0
+        uses += 1
         timer.mark("gen")
         caps = [c if float(u) >= a.empty else "" for c, u in zip(b["caption"], torch.rand(len(b["caption"]), generator=g, device=d.device).tolist())]
         ids = tok.encode_batch(caps).to(d.device)
-        with torch.no_grad(), autocast(d.device):
-            x0 = vae.encode_moments(b["target"])[0].float() * vae.config.scaling_factor
+        if fresh:
+            with torch.no_grad(), autocast(d.device):
+                x0 = vae.encode_moments(b["target"])[0].float() * vae.config.scaling_factor
         timer.mark("frozen")
         t = torch.randint(0, acp.shape[0], (x0.shape[0],), generator=g, device=d.device)
         noise = torch.randn(x0.shape, generator=g, device=d.device)
