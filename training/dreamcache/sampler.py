@@ -45,13 +45,28 @@ def combine(e: torch.Tensor, mode: str, s_text: float, s_img: float, n: int) -> 
     return eu + s_text * (ec - eu)
 
 
+def rescale_guidance(guided: torch.Tensor, reference: torch.Tensor, phi: float) -> torch.Tensor:
+    """Guidance rescale (Lin et al. 2024, "Common Diffusion Noise Schedules and Sample Steps are Flawed",
+    eqs. 15–16): each sample's guided prediction scaled to the spread of `reference` (the fully conditioned
+    branch, e_c), blended back with weight 1 − phi. Strong combined guidance (sT 7.5 on top of sI ≈ 10)
+    inflates the prediction's spread, and DDIM here does not clip x0, so the overshoot reaches the latents.
+    The ratio of two standard deviations over the same elements does not depend on Bessel's correction."""
+    if phi <= 0:
+        return guided
+    dims = tuple(range(1, guided.dim()))
+    scaled = guided * (reference.std(dim=dims, keepdim=True) / guided.std(dim=dims, keepdim=True))
+    return phi * scaled + (1 - phi) * guided
+
+
 @torch.no_grad()
 def sample(unet, ctx_prompt: torch.Tensor, ctx_empty: torch.Tensor, steps: int = 50, s_text: float = 7.5,
            s_img: float = 1.0, cache: Optional[Dict[str, torch.Tensor]] = None, mode: str = "combined",
            generator: Optional[torch.Generator] = None, latent_shape=(4, 16, 16), acp=None,
-           noise: Optional[torch.Tensor] = None, s_img_end: Optional[float] = None) -> torch.Tensor:
+           noise: Optional[torch.Tensor] = None, s_img_end: Optional[float] = None,
+           rescale: float = 0.0) -> torch.Tensor:
     """ctx_* [n, L, D]. cache: {layer: [1, N, C]} or None (plain CFG). s_img_end: sI ramps from s_img to
-    it over the steps (image_scales). Returns latents [n, ...]."""
+    it over the steps (image_scales). rescale: guidance rescale's phi against e_c (rescale_guidance), for
+    the rows with a subject only. Returns latents [n, ...]."""
     dev = ctx_prompt.device
     n = ctx_prompt.shape[0]
     acp = (acp if acp is not None else alphas_cumprod()).to(dev)
@@ -76,5 +91,8 @@ def sample(unet, ctx_prompt: torch.Tensor, ctx_empty: torch.Tensor, steps: int =
         xin = torch.cat([x] * rows)
         tt = torch.full((xin.shape[0],), float(t), device=dev)
         e = unet(xin, tt, ctx, gate, cache).float()
-        x = ddim_step(combine(e, mode, s_text, s_i, n), t, x, acp, ratio)
+        guided = combine(e, mode, s_text, s_i, n)
+        if cache is not None:
+            guided = rescale_guidance(guided, e[-n:], rescale)
+        x = ddim_step(guided, t, x, acp, ratio)
     return x

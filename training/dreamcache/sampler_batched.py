@@ -4,7 +4,7 @@ from typing import Dict, Optional
 
 import torch
 
-from .sampler import combine, ddim_step, ddim_timesteps, image_scales
+from .sampler import combine, ddim_step, ddim_timesteps, image_scales, rescale_guidance
 from .schedule import alphas_cumprod, q_sample
 
 
@@ -12,13 +12,14 @@ from .schedule import alphas_cumprod, q_sample
 def sample_batch(unet, ctx_prompt: torch.Tensor, ctx_empty: torch.Tensor, noise: torch.Tensor, steps: int = 50,
                  s_text: float = 7.5, s_img: float = 1.0, caches: Optional[Dict[str, torch.Tensor]] = None,
                  acp: Optional[torch.Tensor] = None, guidance: str = "combined",
-                 s_img_end: Optional[float] = None, gate_scale: float = 1.0) -> torch.Tensor:
+                 s_img_end: Optional[float] = None, gate_scale: float = 1.0, rescale: float = 0.0) -> torch.Tensor:
     """ctx_prompt [n, L, D]; ctx_empty [1 or n, L, D]; noise = x_T [n, C, h, w];
     caches {layer: [n, N, C]} (row i is sample i's subject) or None for plain CFG at gate 0.
     guidance "combined" (the method's): e_u + sT(e_c − e_i) + sI(e_i − e_u); "prompted":
     e_u + sT(e_t − e_u) + sI(e_c − e_t), e_t = no cache + prompt (sampler.combine). s_img_end: sI ramps
     from s_img to it over the steps (sampler.image_scales). gate_scale: the adapter gate of the cached rows
     (trained at 1; above 1 extrapolates each adapter's step away from the base model's features).
+    rescale: guidance rescale's phi against e_c (sampler.rescale_guidance), cached rows only.
     Returns x_0 latents [n, C, h, w]."""
     if guidance not in ("combined", "prompted"):
         raise ValueError(f"guidance must be 'combined' or 'prompted', got {guidance!r}")
@@ -44,7 +45,10 @@ def sample_batch(unet, ctx_prompt: torch.Tensor, ctx_empty: torch.Tensor, noise:
     for t, s_i in zip(ddim_timesteps(steps, acp.shape[0]), image_scales(steps, s_img, s_img_end)):
         xin = torch.cat([x, x])
         e = unet(xin, torch.full((2 * n,), float(t), device=dev), ctx, gate, cache, encoder_row=encoder_row).float()
-        x = ddim_step(combine(e, mode, s_text, s_i, n), t, x, acp, ratio)
+        guided = combine(e, mode, s_text, s_i, n)
+        if caches is not None:
+            guided = rescale_guidance(guided, e[-n:], rescale)   # e_c: the last n rows in either order
+        x = ddim_step(guided, t, x, acp, ratio)
     return x
 
 

@@ -287,11 +287,26 @@ def test_bench_views_and_gate_rows_are_runtime_knobs_at_the_main_rows_scale(webp
                     "--webp", webp_dir, "--limit-subjects", "2", "--limit-prompts", "1", "--seeds", "1", "--steps",
                     "2", "--rows", "dreamcache", "--ablations", "none", "--out", out2])
     for flag, bad in (("--views", "flip+blur"), ("--views", "flip,+"), ("--gates", "x"), ("--gates", "-1"),
-                      ("--self-views", "render")):
+                      ("--self-views", "render"), ("--rescales", "0"), ("--rescales", "1.5"), ("--rescales", "x")):
         with pytest.raises(SystemExit):
             bench.main(["--weights", str(tmp_path / "weights"), "--evaluators", evaluators, "--ablations",
                         "views,gate", flag, bad, "--out", str(tmp_path / "bad")])
     assert not os.path.exists(str(tmp_path / "bad"))
+
+
+def test_bench_rescale_rows_are_the_main_row_with_guidance_rescale(webp_dir, evaluators, tmp_path):
+    """--ablations rescale: DreamCache rows at the main row's sI ramp and self views, the guided prediction
+    rescaled towards e_c's spread by each phi of --rescales."""
+    out, res, _ = toy_bench(tmp_path, evaluators, [
+        "--webp", webp_dir, "--limit-subjects", "2", "--limit-prompts", "1", "--seeds", "1", "--steps", "2",
+        "--rows", "dreamcache", "--image-scale", "3", "--image-scale-end", "1", "--self-views", "flip",
+        "--ablations", "rescale", "--rescales", "0.5,1"])
+    r = res["results"]
+    for name, phi in (("rescale 0.5", 0.5), ("rescale 1", 1.0)):
+        assert r[name]["rescale"] == phi and r[name]["views"] == ["flip"] and r[name]["s_img_end"] == 1
+        assert r[name]["group"] == "rescale" and r[name]["n"] == 2
+    assert r["DreamCache"]["rescale"] == 0.0
+    assert r["rescale 0.5"]["dino"] != r["DreamCache"]["dino"] != r["rescale 1"]["dino"]
 
 
 def test_self_views_are_made_from_the_image_alone():

@@ -137,6 +137,37 @@ def test_ramped_image_scale_is_the_same_in_both_samplers_and_differs_from_a_cons
     assert (ramp - const).abs().max() > 1e-4     # same mean scale, other images
 
 
+def test_guidance_rescale_matches_each_samples_spread_to_e_c():
+    """phi 1: each sample's guided prediction takes e_c's standard deviation, its direction unchanged;
+    phi 0: the method's prediction untouched; between: the straight blend of the two."""
+    from dreamcache.sampler import rescale_guidance
+    g = torch.Generator().manual_seed(3)
+    guided, ec = torch.randn(2, 4, 8, 8, generator=g) * torch.tensor([5.0, 2.0])[:, None, None, None], \
+        torch.randn(2, 4, 8, 8, generator=g)
+    assert torch.equal(rescale_guidance(guided, ec, 0.0), guided)
+    full = rescale_guidance(guided, ec, 1.0)
+    assert torch.allclose(full.flatten(1).std(1), ec.flatten(1).std(1), rtol=1e-5)
+    assert torch.allclose(full / full.flatten(1).norm(dim=1)[:, None, None, None],
+                          guided / guided.flatten(1).norm(dim=1)[:, None, None, None], atol=1e-6)
+    assert torch.allclose(rescale_guidance(guided, ec, 0.7), 0.7 * full + 0.3 * guided, atol=1e-5)
+
+
+def test_guidance_rescale_is_the_same_in_both_samplers_and_leaves_plain_cfg_alone():
+    from dreamcache.sampler import sample
+    from dreamcache.sampler_batched import sample_batch
+    full, prompts, empty, noise, caches = sampling_case(1, seed=6)
+    method = sample_batch(full, prompts, empty, noise, steps=3, s_img=4.0, caches=caches)
+    assert torch.equal(sample_batch(full, prompts, empty, noise, steps=3, s_img=4.0, caches=caches, rescale=0.0),
+                       method)
+    rescaled = sample_batch(full, prompts, empty, noise, steps=3, s_img=4.0, caches=caches, rescale=0.7)
+    alone = sample(full, prompts, empty, steps=3, s_img=4.0, noise=noise, cache=caches, rescale=0.7)
+    assert torch.allclose(rescaled, alone, atol=1e-4)
+    assert (rescaled - method).abs().max() > 1e-4
+    # no subject (text-only, plain CFG): the rescale is for the personalized rows only
+    plain = sample_batch(full, prompts, empty, noise, steps=3, caches=None)
+    assert torch.equal(sample_batch(full, prompts, empty, noise, steps=3, caches=None, rescale=0.7), plain)
+
+
 def test_prompted_guidance_orders_text_before_image():
     """[e_u, e_t, e_c] → e_u + sT(e_t − e_u) + sI(e_c − e_t); the method's order stays as it was."""
     from dreamcache.sampler import combine

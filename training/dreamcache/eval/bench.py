@@ -68,6 +68,7 @@ class Config:
     group: str = "main"               # "main" | "cache_t" | "layers" | "scale" | "refs" | "prompted" | "ramp" | "views" | "gate"
     noun: str = "name"                # how the prompt names the subject: "name" | "category" (class noun)
     guidance: str = "combined"        # "combined" (the method's) | "prompted" (sampler.combine)
+    rescale: float = 0.0              # guidance rescale's phi (sampler.rescale_guidance); 0 = the method's
 
 
 def make_configs(a) -> List[Config]:
@@ -105,11 +106,14 @@ def make_configs(a) -> List[Config]:
         abl += [dc(f"views ref+{'+'.join(v)}", s_img_end=a.image_scale_end, views=v, group="views") for v in a.views]
     if "gate" in want:
         abl += [dc(f"gate {g:g}", s_img_end=a.image_scale_end, gate=g, group="gate") for g in a.gates]
+    if "rescale" in want:   # the main row's ramp and views, only the rescale differs
+        abl += [dc(f"rescale {r:g}", s_img_end=a.image_scale_end, views=a.self_views, rescale=r, group="rescale")
+                for r in a.rescales]
     return main + abl
 
 
 MAIN_ROWS = ("text", "dreamcache", "gt", "gt_vae")
-ABLATIONS = ("cache_t", "layers", "scale", "refs", "prompted", "ramp", "views", "gate")
+ABLATIONS = ("cache_t", "layers", "scale", "refs", "prompted", "ramp", "views", "gate", "rescale")
 VIEW_OPS = SELF_VIEWS + ("render",)
 
 
@@ -125,6 +129,22 @@ def parse_views(text: str) -> List[Tuple[str, ...]]:
             raise ValueError(f"--views takes '+'-joined lists of {', '.join(VIEW_OPS)}, comma-separated "
                              f"(e.g. flip,flip+zoom); got {part!r}")
         out.append(ops)
+    return out
+
+
+def parse_rescales(text: str) -> List[float]:
+    """'0.3,0.7' → [0.3, 0.7]; guidance rescale's phi must lie in (0, 1] (0 is the main row)."""
+    out = []
+    for part in (x.strip() for x in text.split(",")):
+        if not part:
+            continue
+        try:
+            r = float(part)
+        except ValueError:
+            r = float("nan")
+        if not 0 < r <= 1:
+            raise ValueError(f"--rescales takes numbers in (0, 1], comma-separated (e.g. 0.3,0.7); got {part!r}")
+        out.append(r)
     return out
 
 
@@ -251,7 +271,7 @@ def run_batch(c: Config, items, bank, gen, models: Models, a) -> Tuple[torch.Ten
         if c.layers is not None:
             caches = {k: v for k, v in caches.items() if k in c.layers}
     lat = sample_batch(models.unet, ctx, models.empty, noise, c.steps, a.text_scale, c.s_img, caches, models.acp,
-                       guidance=c.guidance, s_img_end=c.s_img_end, gate_scale=c.gate)
+                       guidance=c.guidance, s_img_end=c.s_img_end, gate_scale=c.gate, rescale=c.rescale)
     return decode(models.vae, lat), refs
 
 
@@ -409,7 +429,8 @@ def main(argv=None):
     ap.add_argument("--ablations", default="cache_t,layers,scale,refs",
                     help="comma list of cache_t, layers, scale, refs, prompted (image guidance under the prompt, "
                          "at --prompted-scales), ramp (sI changing linearly over the steps, --ramps), views (extra "
-                         "cache views of the reference, --views), gate (the adapter gate, --gates), or 'none'")
+                         "cache views of the reference, --views), gate (the adapter gate, --gates), rescale "
+                         "(guidance rescale against e_c, --rescales), or 'none'")
     ap.add_argument("--ablation-seeds", type=int, default=1)
     ap.add_argument("--ablation-steps", type=int, default=0, help="0: same as --steps")
     ap.add_argument("--scales", default="0,0.5,1,2,3,5")
@@ -426,6 +447,9 @@ def main(argv=None):
                          "i.e. a second photo), comma-separated rows")
     ap.add_argument("--gates", default="1.25,1.5",
                     help="the 'gate' ablation rows: adapter gate of the cached rows at sampling (1 = as trained)")
+    ap.add_argument("--rescales", default="0.3,0.5,0.7",
+                    help="the 'rescale' ablation rows: guidance rescale's phi (Lin et al. 2024), each prediction "
+                         "scaled towards e_c's spread; the main row's sI ramp and self views")
     ap.add_argument("--batch", type=int, default=128, help="images per sampler call (×3 U-Net rows)")
     ap.add_argument("--grid-subjects", type=int, default=12)
     ap.add_argument("--grid-only", action="store_true",
@@ -448,6 +472,7 @@ def main(argv=None):
         a.views = parse_views(a.views) if isinstance(a.views, str) else a.views
         a.self_views = parse_self_views(a.self_views)
         a.gates = parse_gates(a.gates) if isinstance(a.gates, str) else a.gates
+        a.rescales = parse_rescales(a.rescales) if isinstance(a.rescales, str) else a.rescales
     except ValueError as e:
         ap.error(str(e))
     if a.grid_only and a.grid_subjects < 1:
