@@ -65,7 +65,7 @@ class Config:
     refs: int = 1
     views: Tuple[str, ...] = ()       # extra cache views of the one reference (self_view); () = the method's
     gate: float = 1.0                 # the adapter gate of the cached rows (e_i, e_c); 1 = as trained
-    group: str = "main"               # "main" | "cache_t" | "layers" | "scale" | "refs" | "prompted" | "ramp" | "views" | "gate"
+    group: str = "main"               # "main" | "cache_t" | "layers" | "scale" | "refs" | "prompted" | "ramp" | "views" | "gate" | "rescale"
     noun: str = "name"                # how the prompt names the subject: "name" | "category" (class noun)
     guidance: str = "combined"        # "combined" (the method's) | "prompted" (sampler.combine)
     rescale: float = 0.0              # guidance rescale's phi (sampler.rescale_guidance); 0 = the method's
