@@ -9,7 +9,8 @@
 # BBATCH (512), BENCH_RESUME (1: continue the records already in $RUNS/bench-main), BENCH_ARGS (more
 # arguments of the main bench, e.g. "--ablations cache_t,layers,prompted": a later flag wins), BENCH_PORT
 # (29630; two benchmarks side by side need two ports and two RUNS folders).
-# $OUT gets eval-{identity,clip,scene}.tar (only those trained here; bf16 parts) and bench.tar: 4 files.
+# $OUT gets eval-{identity,clip,scene}.tar (only those trained here; bf16 parts) and bench.tar (bench.md/json, the
+# grid, records.jsonl.gz: every image's scores): 4 files.
 set -uo pipefail
 source scripts/gpu_env.sh
 EMIN=${1:?evaluator minutes} BMIN=${2:?bench minutes} SMIN=${3:?train-split bench minutes}
@@ -32,6 +33,8 @@ TRUN_PORT=${BENCH_PORT:-29630} trun -m dreamcache.eval.bench --weights "$BASE" -
   --image-scale 8 --ablations none --minutes "$SMIN" 2>&1 | grep -v Warn | tail -12
 mkdir -p "$RUNS/bench-out/main" "$RUNS/bench-out/train"
 cp "$B"/bench.md "$B"/bench.json "$B"/*.png "$RUNS/bench-out/main/" 2>/dev/null
+# every image's scores (≈ 1 MB gzipped for 4 rows of 4,000): per-subject and per-prompt analyses need no GPU
+cat "$B"/records/*.jsonl 2>/dev/null | gzip -c > "$RUNS/bench-out/main/records.jsonl.gz"
 cp "$S"/bench.md "$S"/bench.json "$RUNS/bench-out/train/" 2>/dev/null
 tar -C "$RUNS/bench-out" -cf "$OUT/bench.tar" main train
 ls -la "$OUT"
