@@ -132,36 +132,31 @@ def parse_views(text: str) -> List[Tuple[str, ...]]:
     return out
 
 
-def parse_rescales(text: str) -> List[float]:
-    """'0.3,0.7' → [0.3, 0.7]; guidance rescale's phi must lie in (0, 1] (0 is the main row)."""
+def parse_numbers(text: str, ok, flag: str, rule: str) -> List[float]:
+    """'a,b' → [a, b], each number kept only if ok(number); anything else is refused with --FLAG's rule."""
     out = []
     for part in (x.strip() for x in text.split(",")):
         if not part:
             continue
         try:
-            r = float(part)
+            v = float(part)
         except ValueError:
-            r = float("nan")
-        if not 0 < r <= 1:
-            raise ValueError(f"--rescales takes numbers in (0, 1], comma-separated (e.g. 0.3,0.7); got {part!r}")
-        out.append(r)
+            v = float("nan")
+        if not ok(v):
+            raise ValueError(f"{flag} takes {rule}, comma-separated; got {part!r}")
+        out.append(v)
     return out
+
+
+def parse_rescales(text: str) -> List[float]:
+    """'0.3,0.7' → [0.3, 0.7]; guidance rescale's phi must lie in (0, 1] (0 is the main row)."""
+    return parse_numbers(text, lambda r: 0 < r <= 1, "--rescales", "numbers in (0, 1] (e.g. 0.3,0.7)")
 
 
 def parse_gates(text: str) -> List[float]:
     """'1.25,1.5' → [1.25, 1.5]; a gate must be a finite number ≥ 0 (0 is the base model)."""
-    out = []
-    for part in (x.strip() for x in text.split(",")):
-        if not part:
-            continue
-        try:
-            g = float(part)
-        except ValueError:
-            g = float("nan")
-        if not (g >= 0 and g != float("inf")):
-            raise ValueError(f"--gates takes finite numbers ≥ 0, comma-separated (e.g. 1.25,1.5); got {part!r}")
-        out.append(g)
-    return out
+    return parse_numbers(text, lambda g: g >= 0 and g != float("inf"), "--gates",
+                         "finite numbers ≥ 0 (e.g. 1.25,1.5)")
 
 
 def parse_ramps(text: str) -> List[Tuple[float, float]]:

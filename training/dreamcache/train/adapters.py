@@ -39,8 +39,8 @@ from ..schedule import alphas_cumprod, q_sample
 from ..self_views import parse_self_views, with_self_views
 from ..tokenizer_any import load_tokenizer
 from .base import load_vae
-from .common import (EMA, Checkpoint, Dist, Log, PhaseTimer, StepLoop, TimeBox, autocast, cooldown, cycle_lr, load_split,
-                     save_split, seeded_generator, setup_fast_math)
+from .common import (EMA, Checkpoint, Dist, Log, PhaseTimer, StepLoop, TimeBox, add_echo_args, autocast, check_echo_args,
+                     cooldown, cycle_lr, load_split, save_split, seeded_generator, setup_fast_math)
 from .data import add_data_args, add_run_args, make_generator
 
 CACHE_TIMESTEP = 1
@@ -159,10 +159,8 @@ def main(argv=None):
                     help="absolute step from which the lr falls linearly (default: constant lr)")
     ap.add_argument("--decay-steps", type=int, default=5000, help="length of that fall, in steps")
     ap.add_argument("--decay-to", type=float, default=0.05, help="the lr at its end, as a fraction of --lr")
-    ap.add_argument("--reuse", type=int, default=1,
-                    help="training steps per generated batch, each with fresh timesteps, noise and reference "
-                         "dropout (data echoing: the generator and the frozen passes take about two thirds of "
-                         "a step on the GPU box, so K > 1 buys more adapter updates per minute)")
+    add_echo_args(ap, "the frozen passes (reference cache, latents, text; reference dropout is drawn every "
+                  "step)", "the U-Net")
     ap.add_argument("--self-views", default="",
                     help="cache each reference beside these views of it ('+'-joined: flip, zoom), as a pack's "
                          "cache.selfViews makes the runtime do; reference dropout drops all of them")
@@ -174,12 +172,8 @@ def main(argv=None):
     ap.add_argument("--int8-base", action="store_true",
                     help="train against the frozen U-Net and text encoder rounded as a pack exported with "
                          "--int8-storage unet,text_encoder stores them (the adapters stay float while training)")
-    ap.add_argument("--compile", action="store_true",
-                    help="torch.compile the U-Net for the training passes (PyTorch 2 or newer; the first steps "
-                         "pay the compile time). With --reuse 8 the update itself is most of a step on the GPU box")
     a = ap.parse_args(argv)
-    if a.compile and not hasattr(torch, "compile"):
-        ap.error(f"--compile needs PyTorch 2 or newer (this is {torch.__version__})")
+    check_echo_args(ap, a)
     if a.adapter_width is not None and a.adapter_width < 1:
         ap.error("--adapter-width must be >= 1")
     if a.subject_weight <= 0:
@@ -188,8 +182,6 @@ def main(argv=None):
         ap.error("--ref-erase must be in [0, 1]")
     if a.decay_steps < 1 or not 0 <= a.decay_to <= 1:
         ap.error("--decay-steps must be >= 1 and --decay-to in [0, 1]")
-    if a.reuse < 1:
-        ap.error("--reuse must be >= 1")
     try:
         a.self_views = parse_self_views(a.self_views)
     except ValueError as e:

@@ -13,8 +13,9 @@ from ..models import AutoencoderKL, CLIPTextModel, UNet, set_attention_backend
 from ..models.config import PRESETS
 from ..schedule import alphas_cumprod, q_sample
 from ..tokenizer_any import load_tokenizer
-from .common import (EMA, Checkpoint, Dist, Log, PhaseTimer, StepLoop, TimeBox, autocast, cycle_lr, load_split, load_split_meta,
-                     param_groups_no_decay, save_split, seeded_generator, setup_fast_math)
+from .common import (EMA, Checkpoint, Dist, Log, PhaseTimer, StepLoop, TimeBox, add_echo_args, autocast, check_echo_args,
+                     cycle_lr, load_split, load_split_meta, param_groups_no_decay, save_split, seeded_generator,
+                     setup_fast_math)
 from .data import add_data_args, add_run_args, make_generator
 
 
@@ -58,18 +59,9 @@ def main(argv=None):
                     "start in ~1,000 steps, 0.9995 keeps 78 %% of it after 500)")
     ap.add_argument("--warmup", type=int, default=500, help="lr warm-up steps (counted from the first step of this "
                     "run when --init-from starts a fresh optimizer)")
-    ap.add_argument("--reuse", type=int, default=1,
-                    help="updates per generated batch, each with fresh captions dropped, timesteps and noise "
-                         "(data echoing, as the adapter trainer's --reuse: the generator and the VAE encoder "
-                         "run once per K updates)")
-    ap.add_argument("--compile", action="store_true",
-                    help="torch.compile the U-Net and text encoder for the training passes (PyTorch 2 or newer; "
-                         "the first steps pay the compile time)")
+    add_echo_args(ap, "the VAE encoder (each update draws its own dropped captions)", "the U-Net and text encoder")
     a = ap.parse_args(argv)
-    if a.compile and not hasattr(torch, "compile"):
-        ap.error(f"--compile needs PyTorch 2 or newer (this is {torch.__version__})")
-    if a.reuse < 1:
-        ap.error("--reuse must be >= 1")
+    check_echo_args(ap, a)
     setup_fast_math()
     if torch.cuda.is_available():
         set_attention_backend("sdpa")

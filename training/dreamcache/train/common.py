@@ -231,6 +231,25 @@ def param_groups_no_decay(params: Iterator[torch.nn.Parameter], weight_decay: fl
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
+def add_echo_args(ap, frozen: str, compiled: str):
+    """--reuse K (data echoing) and --compile, as every trainer whose data and frozen passes cost more than
+    its update takes them. frozen: what runs once per K updates; compiled: what torch.compile wraps."""
+    ap.add_argument("--reuse", type=int, default=1,
+                    help=f"training steps per generated batch, each with fresh timesteps and noise (data echoing: "
+                         f"the generator and {frozen} run once per K updates, so K > 1 buys more updates per minute)")
+    ap.add_argument("--compile", action="store_true",
+                    help=f"torch.compile {compiled} for the training passes (PyTorch 2 or newer; the first steps "
+                         "pay the compile time)")
+
+
+def check_echo_args(ap, a):
+    """Refuses --reuse < 1 and --compile without torch.compile (Debian's torch 1.13) before anything loads."""
+    if a.compile and not hasattr(torch, "compile"):
+        ap.error(f"--compile needs PyTorch 2 or newer (this is {torch.__version__})")
+    if a.reuse < 1:
+        ap.error("--reuse must be >= 1")
+
+
 class PhaseTimer:
     """Where a step's time goes (generator, frozen passes, training update), in ms. Devices are
     synchronised only on the sampled steps (by default those whose log line follows), so the rest
