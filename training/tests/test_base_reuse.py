@@ -81,3 +81,23 @@ def test_bad_flags_are_refused_before_anything_loads(vae_run, tmp_path):
     elif torch.cuda.is_available():               # the GPU box: the compiled passes train
         base.main(common(vae_run, out) + ["--max-steps", "2", "--reuse", "2", "--compile"])
         assert next(r for r in rows(out) if r.get("event") == "start")["compile"] is True
+
+
+def test_frozen_text_encoder_keeps_its_weights_while_the_unet_trains(vae_run, tmp_path):
+    first = str(tmp_path / "first")
+    base.main(common(vae_run, first) + ["--max-steps", "1"])
+    out = str(tmp_path / "frozen")
+    with pytest.raises(SystemExit):    # nothing trained to keep
+        base.main(common(vae_run, out) + ["--max-steps", "1", "--freeze-text-encoder"])
+    assert not os.path.exists(out)
+    base.main(common(vae_run, out) + ["--max-steps", "4", "--lr", "1e-2", "--freeze-text-encoder",
+                                      "--init-from", os.path.join(first, "weights")])
+    before = {s: base.load_split(os.path.join(first, "weights"), s) for s in ("unet", "text_encoder")}
+    after = {s: base.load_split(os.path.join(out, "weights"), s) for s in ("unet", "text_encoder")}
+    assert all(torch.equal(before["text_encoder"][k], v) for k, v in after["text_encoder"].items())
+    assert any(not torch.equal(before["unet"][k], v) for k, v in after["unet"].items())
+    log = rows(out)
+    assert next(r for r in log if r.get("event") == "start")["freeze_text_encoder"] is True
+    qk = [r["te_qk"] for r in log if "loss" in r]
+    assert [r["step"] for r in log if "loss" in r] == [2, 3, 4]   # --max-steps counts from the first run's step
+    assert qk[0] > 0 and max(qk) == pytest.approx(min(qk))

@@ -1,6 +1,12 @@
 """Train the base text-to-image model (U-Net + CLIP-style text encoder) from scratch on
 latents of the frozen VAE. 10 % empty captions for classifier-free guidance.
 
+A continuation of trained weights can keep the text encoder as it is (--freeze-text-encoder): session 33's
+continuation of tiny-emoji-v1 (fresh AdamW at 3e-4, 512 per step) grew the first text layer's query and key
+weights 15-fold until its attention saturated, the prompts' embeddings collapsed and text-only CLIP-T fell
+from 0.449 to 0.212 (docs/training.md, run 107). Every log line carries `te_qk`, the largest product of a text
+layer's query and key weight norms, so such growth shows while it happens.
+
     torchrun --nproc_per_node=4 -m dreamcache.train.base --webp W --vae runs/vae --out runs/base --minutes 8
 """
 import argparse
@@ -31,6 +37,14 @@ class TextToImage(torch.nn.Module):
         return self.unet(x_t, t, self.text_encoder(ids))
 
 
+def qk_scale(te: CLIPTextModel) -> torch.Tensor:
+    """max over text layers of |W_q|·|W_k| (Frobenius): what bounds the attention logits; tiny-emoji-v1 has
+    about 74 in every layer, run 107 18,400 in its first, whose attention had saturated."""
+    with torch.no_grad():
+        return torch.stack([l.self_attn.q_proj.weight.norm() * l.self_attn.k_proj.weight.norm()
+                            for l in te.text_model.encoder.layers]).max()
+
+
 def load_vae(folder: str, preset: str, device) -> AutoencoderKL:
     meta = json.load(open(os.path.join(folder, "vae.json")))
     cfg = PRESETS[preset](4096).vae
@@ -59,9 +73,14 @@ def main(argv=None):
                     "start in ~1,000 steps, 0.9995 keeps 78 %% of it after 500)")
     ap.add_argument("--warmup", type=int, default=500, help="lr warm-up steps (counted from the first step of this "
                     "run when --init-from starts a fresh optimizer)")
+    ap.add_argument("--freeze-text-encoder", action="store_true",
+                    help="train the U-Net alone; the text encoder keeps its --init-from (or checkpoint) weights, as "
+                    "SD keeps CLIP's")
     add_echo_args(ap, "the VAE encoder (each update draws its own dropped captions)", "the U-Net and text encoder")
     a = ap.parse_args(argv)
     check_echo_args(ap, a)
+    if a.freeze_text_encoder and not (a.init_from or os.path.isdir(os.path.join(a.out, "ckpt"))):
+        ap.error("--freeze-text-encoder needs trained weights to keep (--init-from, or a checkpoint in --out)")
     setup_fast_math()
     if torch.cuda.is_available():
         set_attention_backend("sdpa")
@@ -88,13 +107,16 @@ def main(argv=None):
         meta = load_split_meta(a.init_from, "base.json")
         step = meta["step"] if meta else 0
         warm_from = step
+    # Frozen parameters get no gradient, so AdamW skips them: the optimizer's layout (and a checkpoint's)
+    # stays that of a run training both.
+    net.text_encoder.requires_grad_(not a.freeze_text_encoder)
     model = d.wrap(net)
     if a.compile:
         model = torch.compile(model)
     acp = alphas_cumprod().to(d.device)
     log = Log(a.out, d.main)
     log.write(event="start", step=step, world=d.world, batch=a.batch, ema_decay=a.ema_decay, warm_from=warm_from,
-              reuse=a.reuse, compile=a.compile,
+              reuse=a.reuse, compile=a.compile, freeze_text_encoder=a.freeze_text_encoder,
               unet_params=sum(p.numel() for p in net.unet.parameters()),
               text_params=sum(p.numel() for p in net.text_encoder.parameters()))
     loop = StepLoop(d, box, log, ck, a.max_steps, a.log_every, a.ckpt_every_min)
@@ -133,7 +155,8 @@ def main(argv=None):
         step = loop.update(loss, opt, net.parameters(), ema, net, step)
         timer.mark("train")
         if loop.finish(step, lambda: dict(model=net.state_dict(), opt=opt.state_dict(), ema=ema.shadow, step=step),
-                       loss=loss.detach(), lr=opt.param_groups[0]["lr"], **timer.fields()):
+                       loss=loss.detach(), lr=opt.param_groups[0]["lr"], te_qk=qk_scale(net.text_encoder),
+                       **timer.fields()):
             break
     if d.main:
         un = {k[len("unet."):]: v for k, v in ema.shadow.items() if k.startswith("unet.")}
