@@ -28,8 +28,8 @@ from dreamcache.models import CLIPTextModel, UNet  # noqa: E402
 from dreamcache.models.config import PRESETS  # noqa: E402
 from dreamcache.schedule import alphas_cumprod, q_sample  # noqa: E402
 from dreamcache.tokenizer_any import load_tokenizer  # noqa: E402
-from dreamcache.train.base import TextToImage, load_vae, qk_scale  # noqa: E402
-from dreamcache.train.common import load_split, seeded_generator  # noqa: E402
+from dreamcache.train.base import TextToImage, diffusion_loss, load_base, load_vae, qk_scale  # noqa: E402
+from dreamcache.train.common import seeded_generator  # noqa: E402
 from dreamcache.train.data import make_generator  # noqa: E402
 
 NAMES = ["a red apple", "a dog", "a teapot", "a guitar"]
@@ -37,8 +37,7 @@ NAMES = ["a red apple", "a dog", "a teapot", "a guitar"]
 
 def load_net(folder: str, cfg) -> TextToImage:
     net = TextToImage(UNet(cfg.unet), CLIPTextModel(cfg.text_encoder))
-    net.unet.load_state_dict({k: v.float() for k, v in load_split(folder, "unet").items()})
-    net.text_encoder.load_state_dict({k: v.float() for k, v in load_split(folder, "text_encoder").items()})
+    load_base(net, folder)
     return net
 
 
@@ -94,10 +93,9 @@ def main(argv=None):
         t = torch.randint(0, acp.shape[0], (a.batch,), generator=g, device=a.device)
         noise = torch.randn(x0.shape, generator=g, device=a.device)
         x_t = q_sample(x0, t, noise, acp)
-        snr = acp[t] / (1 - acp[t])
-        for w, net in nets.items():   # the base trainer's loss: min-SNR 5 weighted noise MSE
+        for w, net in nets.items():   # the base trainer's loss at its default min-SNR 5
             net.zero_grad()
-            loss = ((net(x_t, t.float(), tid) - noise).pow(2).flatten(1).mean(1) * (snr.clamp(max=5) / snr)).mean()
+            loss = diffusion_loss(net(x_t, t.float(), tid), noise, t, acp, 5.0)
             loss.backward()
             losses[w].append(loss.item())
             for k, p in net.text_encoder.named_parameters():

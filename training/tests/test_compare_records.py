@@ -4,10 +4,14 @@ import json
 import pytest
 
 from dreamcache.eval import compare_records as cr
+from dreamcache.eval.bench import METRICS
 
 
 def rec(config, subject, prompt, seed, dino, clip_t=0.3):
-    return {"config": config, "subject": subject, "prompt": prompt, "seed": seed, "dino": dino, "clip_t": clip_t}
+    """A record as the benchmark writes it: every judge's score, the ones not under test at 0."""
+    r = {m: 0.0 for m in METRICS}
+    r.update(config=config, subject=subject, prompt=prompt, seed=seed, modifier=-1, dino=dino, clip_t=clip_t)
+    return r
 
 
 def run(dream):

@@ -16,6 +16,8 @@ import json
 from collections import defaultdict
 from typing import Dict, Iterable, List, Tuple
 
+from .bench import aggregate
+
 MAIN, TEXT, GT = "DreamCache", "text-only", "ground truth"
 
 
@@ -34,15 +36,12 @@ def mean(xs: Iterable[float]) -> float:
 def summary(records: List[Dict], config: str = MAIN) -> Dict[str, float]:
     """The benchmark's headline for one run: gap closed and CLIP-T ratio of `config` against the text-only and
     ground-truth rows of the same records."""
-    by = defaultdict(list)
-    for r in records:
-        by[r["config"]].append(r)
-    missing = [c for c in (config, TEXT, GT) if not by[c]]
+    t, d, g = (aggregate(records, c) for c in (TEXT, config, GT))
+    missing = [c for c, r in ((TEXT, t), (config, d), (GT, g)) if not r["n"]]
     if missing:
-        raise ValueError(f"records lack the rows {missing}; configs present: {sorted(by)}")
-    t, d, g = (mean(r["dino"] for r in by[c]) for c in (TEXT, config, GT))
-    ct, dt = (mean(r["clip_t"] for r in by[c]) for c in (TEXT, config))
-    return {"gap": (d - t) / (g - t), "clip_t_ratio": dt / ct, "dino": d, "images": len(by[config])}
+        raise ValueError(f"records lack the rows {missing}; configs present: {sorted({r['config'] for r in records})}")
+    return {"gap": (d["dino"] - t["dino"]) / (g["dino"] - t["dino"]), "clip_t_ratio": d["clip_t"] / t["clip_t"],
+            "dino": d["dino"], "images": d["n"]}
 
 
 def paired(a: List[Dict], b: List[Dict], config_a: str = MAIN, config_b: str = MAIN) -> List[Tuple[Dict, Dict]]:

@@ -37,6 +37,22 @@ class TextToImage(torch.nn.Module):
         return self.unet(x_t, t, self.text_encoder(ids))
 
 
+def load_base(net: TextToImage, folder: str) -> None:
+    """The U-Net and text-encoder parts of a weights folder (tiny-emoji-v1, a run's weights/), in float."""
+    net.unet.load_state_dict({k: v.float() for k, v in load_split(folder, "unet").items()})
+    net.text_encoder.load_state_dict({k: v.float() for k, v in load_split(folder, "text_encoder").items()})
+
+
+def diffusion_loss(pred: torch.Tensor, noise: torch.Tensor, t: torch.Tensor, acp: torch.Tensor,
+                   min_snr: float) -> torch.Tensor:
+    """Noise-prediction MSE per sample, min-SNR-gamma weighted (0: plain), averaged over the batch."""
+    err = (pred.float() - noise).pow(2).flatten(1).mean(1)
+    if min_snr > 0:
+        snr = acp[t] / (1 - acp[t])
+        err = err * (snr.clamp(max=min_snr) / snr)
+    return err.mean()
+
+
 def qk_scale(te: CLIPTextModel) -> torch.Tensor:
     """max over text layers of |W_q|·|W_k| (Frobenius): what bounds the attention logits; tiny-emoji-v1 has
     about 74 in every layer, run 107 18,400 in its first, whose attention had saturated."""
@@ -101,8 +117,7 @@ def main(argv=None):
     # (its first updates are ±lr on every weight), a resumed optimizer does not.
     warm_from = 0
     if not ck.exists() and a.init_from:
-        net.unet.load_state_dict({k: v.float() for k, v in load_split(a.init_from, "unet").items()})
-        net.text_encoder.load_state_dict({k: v.float() for k, v in load_split(a.init_from, "text_encoder").items()})
+        load_base(net, a.init_from)
         ema = EMA(net, a.ema_decay)
         meta = load_split_meta(a.init_from, "base.json")
         step = meta["step"] if meta else 0
@@ -147,15 +162,11 @@ def main(argv=None):
             grp["lr"] = cycle_lr(step - warm_from, a.lr, a.warmup)
         with autocast(d.device):
             pred = model(x_t, t.float(), ids)
-        err = (pred.float() - noise).pow(2).flatten(1).mean(1)
-        if a.min_snr > 0:
-            snr = acp[t] / (1 - acp[t])
-            err = err * (snr.clamp(max=a.min_snr) / snr)
-        loss = err.mean()
+        loss = diffusion_loss(pred, noise, t, acp, a.min_snr)
         step = loop.update(loss, opt, net.parameters(), ema, net, step)
         timer.mark("train")
         if loop.finish(step, lambda: dict(model=net.state_dict(), opt=opt.state_dict(), ema=ema.shadow, step=step),
-                       loss=loss.detach(), lr=opt.param_groups[0]["lr"], te_qk=qk_scale(net.text_encoder),
+                       loss=loss.detach(), lr=opt.param_groups[0]["lr"], te_qk=lambda: qk_scale(net.text_encoder),
                        **timer.fields()):
             break
     if d.main:

@@ -305,9 +305,10 @@ class StepLoop:
         """Logs, checkpoints when due or stopping (state() builds the checkpoint dict on rank 0);
         returns True when every rank must stop. Logged values may be 0-dim tensors: they are read
         only on log steps, as reading one waits for the GPU, and a step that waits cannot queue the
-        next step's work while the GPU still runs this one's."""
+        next step's work while the GPU still runs this one's. A value that costs work of its own may be
+        a function of no arguments, called on log steps only."""
         if step % self.log_every == 0:
-            self.log.write(step=step, **{k: self.d.mean(float(v)) for k, v in logged.items()},
+            self.log.write(step=step, **{k: self.d.mean(float(v() if callable(v) else v)) for k, v in logged.items()},
                            sec=round(self.box.elapsed(), 1))
         stop = self.d.any(self.box.over() or step >= self.max_steps)
         if self.d.main and (stop or self.box.elapsed() - self.last_ck > self.ckpt_every):
