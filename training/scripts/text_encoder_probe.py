@@ -28,7 +28,7 @@ from dreamcache.models import CLIPTextModel, UNet  # noqa: E402
 from dreamcache.models.config import PRESETS  # noqa: E402
 from dreamcache.schedule import alphas_cumprod, q_sample  # noqa: E402
 from dreamcache.tokenizer_any import load_tokenizer  # noqa: E402
-from dreamcache.train.base import TextToImage, diffusion_loss, load_base, load_vae, qk_scale  # noqa: E402
+from dreamcache.train.base import TextToImage, diffusion_loss, load_base, load_vae, qk_scales  # noqa: E402
 from dreamcache.train.common import seeded_generator  # noqa: E402
 from dreamcache.train.data import make_generator  # noqa: E402
 
@@ -68,9 +68,8 @@ def main(argv=None):
     texts = [p.text(n) for n in NAMES for p in PROMPTS[:25:3]]
     ids = tok.encode_batch(texts).to(a.device)
     for w, net in nets.items():
-        layers = [round((l.self_attn.q_proj.weight.norm() * l.self_attn.k_proj.weight.norm()).item(), 1)
-                  for l in net.text_encoder.text_model.encoder.layers]
-        print(f"{w}\n  te_qk per layer {layers} (max {qk_scale(net.text_encoder).item():.1f})")
+        layers = qk_scales(net.text_encoder)
+        print(f"{w}\n  te_qk per layer {[round(x, 1) for x in layers.tolist()]} (max {layers.max().item():.1f})")
         m, lo, sd = spread(net.text_encoder, ids)
         i8 = CLIPTextModel(cfg.text_encoder).to(a.device)
         i8.load_state_dict(net.text_encoder.state_dict())

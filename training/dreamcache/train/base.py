@@ -53,12 +53,17 @@ def diffusion_loss(pred: torch.Tensor, noise: torch.Tensor, t: torch.Tensor, acp
     return err.mean()
 
 
-def qk_scale(te: CLIPTextModel) -> torch.Tensor:
-    """max over text layers of |W_q|·|W_k| (Frobenius): what bounds the attention logits; tiny-emoji-v1 has
-    about 74 in every layer, run 107 18,400 in its first, whose attention had saturated."""
+def qk_scales(te: CLIPTextModel) -> torch.Tensor:
+    """|W_q|·|W_k| (Frobenius) per text layer: what bounds its attention logits; tiny-emoji-v1 has about 74 in
+    every layer, run 107 18,400 in its first, whose attention had saturated."""
     with torch.no_grad():
         return torch.stack([l.self_attn.q_proj.weight.norm() * l.self_attn.k_proj.weight.norm()
-                            for l in te.text_model.encoder.layers]).max()
+                            for l in te.text_model.encoder.layers])
+
+
+def qk_scale(te: CLIPTextModel) -> torch.Tensor:
+    """The largest of qk_scales: the `te_qk` the base trainer logs."""
+    return qk_scales(te).max()
 
 
 def load_vae(folder: str, preset: str, device) -> AutoencoderKL:
