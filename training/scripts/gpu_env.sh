@@ -22,6 +22,17 @@ shipped_weights() {
     && cp "$SHIPPED_VAE"/vae.json "$SHIPPED_VAE"/vae.part* "$w/" && echo "$w"
 }
 
+# The same folder with session 36's continued U-Net (checkpoints/tiny-emoji-v2: U-Net 6,738 updates, text
+# encoder tiny-emoji-v1's bit for bit) in place of v1's. Prints the folder ($1, default $RUNS/newbase). Safe to
+# call again on a warm box: it rebuilds the same folder, where calling shipped_weights on it would put v1 back
+# (session 36's run 111 trained on v1 that way by mistake).
+NEW_BASE=$PWD/checkpoints/tiny-emoji-v2
+newbase_weights() {
+  local w=${1:-$RUNS/newbase}
+  shipped_weights "$w" >/dev/null && cp "$NEW_BASE"/base.json "$NEW_BASE"/unet.part* "$NEW_BASE"/text_encoder.part* "$w/" \
+    && echo "$w"
+}
+
 # The adapters the embedded pack ships: where adapter training continues from and what "shipped" scores.
 SHIPPED_ADAPTERS=$PWD/checkpoints/adapters-v16-w8
 
