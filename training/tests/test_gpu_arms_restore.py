@@ -4,14 +4,12 @@ fork: a new arm from another arm's weights as they are on the box."""
 import json
 import os
 import subprocess
-import sys
 
 import pytest
 import torch
 
 from dreamcache.train.common import save_split
-
-TRAINING = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+from gpu_box_env import TRAINING, box_env
 
 
 @pytest.fixture
@@ -27,13 +25,7 @@ def arm(tmp_path):
 
 
 def run_script(tmp_path, *args):
-    # gpu_env.sh asks `python3` for the GPU count: the interpreter running the tests has torch
-    bindir = tmp_path / "bin"
-    bindir.mkdir(exist_ok=True)
-    if not (bindir / "python3").exists():
-        os.symlink(sys.executable, bindir / "python3")
-    env = dict(os.environ, PATH=f"{bindir}:{os.environ['PATH']}", RUNS=str(tmp_path / "runs"), OUT=str(tmp_path / "out"))
-    return subprocess.run(["bash", "scripts/gpu_adapter_arms.sh", *args], cwd=TRAINING, env=env,
+    return subprocess.run(["bash", "scripts/gpu_adapter_arms.sh", *args], cwd=TRAINING, env=box_env(tmp_path),
                           capture_output=True, text=True, timeout=120)
 
 
@@ -89,10 +81,7 @@ def test_fork_refuses_an_unknown_arm_or_itself(tmp_path, arm):
 
 
 def test_combo_bench_refuses_a_pair_it_cannot_score_before_any_bench_runs(tmp_path, arm):
-    bindir = tmp_path / "bin"
-    bindir.mkdir(exist_ok=True)
-    os.symlink(sys.executable, bindir / "python3")
-    env = dict(os.environ, PATH=f"{bindir}:{os.environ['PATH']}", RUNS=str(tmp_path / "runs"), OUT=str(tmp_path / "out"))
+    env = box_env(tmp_path)
 
     def combo(*specs):
         return subprocess.run(["bash", "scripts/gpu_combo_bench.sh", "1", *specs], cwd=TRAINING, env=env,

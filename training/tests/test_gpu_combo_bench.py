@@ -5,10 +5,10 @@ The benchmark itself is replaced by EVALUATORS_BENCH, a script that records what
 import hashlib
 import os
 import subprocess
-import sys
 import tarfile
 
-TRAINING = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+from gpu_box_env import TRAINING, box_env
+
 SHIPPED_VAE = os.path.join(TRAINING, "checkpoints", "vae-v3")
 SHIPPED_ADAPTERS = os.path.join(TRAINING, "checkpoints", "adapters-v16-w8")
 
@@ -22,14 +22,9 @@ tar -cf "$OUT/bench.tar" -C "$OUT" record.txt && rm "$OUT/record.txt"     # benc
 
 
 def run_combo(tmp_path, *specs, bench_args="--int8-text-encoder"):
-    bindir = tmp_path / "bin"
-    bindir.mkdir(exist_ok=True)
-    if not (bindir / "python3").exists():       # gpu_env.sh asks python3 for the GPU count
-        os.symlink(sys.executable, bindir / "python3")
     rec = tmp_path / "recorder.sh"
     rec.write_text(RECORDER)
-    env = dict(os.environ, PATH=f"{bindir}:{os.environ['PATH']}", RUNS=str(tmp_path / "runs"),
-               OUT=str(tmp_path / "out"), EVALUATORS_BENCH=str(rec), BENCH_ARGS=bench_args, COMBO_PORT="29990")
+    env = box_env(tmp_path, EVALUATORS_BENCH=str(rec), BENCH_ARGS=bench_args, COMBO_PORT="29990")
     return subprocess.run(["bash", "scripts/gpu_combo_bench.sh", "2.5", *specs], cwd=TRAINING, env=env,
                           capture_output=True, text=True, timeout=300)
 

@@ -3,20 +3,15 @@ tiny-emoji-v2's U-Net, v1's text encoder, the shipped VAE and segmenter, and sta
 again (where shipped_weights on the same folder puts v1's U-Net back, the mistake of session 36's run 111)."""
 import os
 import subprocess
-import sys
 
-TRAINING = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+from gpu_box_env import TRAINING, box_env
+
 CK = os.path.join(TRAINING, "checkpoints")
 
 
 def source_and_run(tmp_path, snippet):
-    bindir = tmp_path / "bin"
-    bindir.mkdir(exist_ok=True)
-    if not (bindir / "python3").exists():      # gpu_env.sh asks python3 for the GPU count
-        os.symlink(sys.executable, bindir / "python3")
-    env = dict(os.environ, PATH=f"{bindir}:{os.environ['PATH']}", RUNS=str(tmp_path / "runs"))
-    r = subprocess.run(["bash", "-c", f"source scripts/gpu_env.sh && {snippet}"], cwd=TRAINING, env=env,
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(["bash", "-c", f"source scripts/gpu_env.sh && {snippet}"], cwd=TRAINING,
+                       env=box_env(tmp_path), capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     return r.stdout.strip().splitlines()[-1]
 
