@@ -43,6 +43,24 @@ def load_base(net: TextToImage, folder: str) -> None:
     net.text_encoder.load_state_dict({k: v.float() for k, v in load_split(folder, "text_encoder").items()})
 
 
+def check_init_preset(ap: argparse.ArgumentParser, folder: str, preset: str, tokenizer: str) -> None:
+    """--init-from must hold weights of --preset's shape: a bigger preset resumed from the committed `tiny`
+    weights (or the other way round) would fail deep in load_state_dict after the data and VAE have loaded,
+    so say which shapes differ first, while nothing has been spent."""
+    meta = load_split_meta(folder, "base.json")
+    if meta is None:
+        ap.error(f"--init-from {folder}: no base.json beside its weights (a base run's weights/ or a committed "
+                 "checkpoint holds one)")
+    want = PRESETS[preset](load_tokenizer(tokenizer).vocab_size)
+    for part, cfg in (("unet", want.unet), ("text_encoder", want.text_encoder)):
+        have, need = meta.get(part, {}), json.loads(json.dumps(cfg.to_dict()))   # tuples as base.json has them: lists
+        diff = sorted(k for k in need if k != "adapters" and k in have and have[k] != need[k])
+        if diff:
+            k = diff[0]
+            ap.error(f"--init-from {folder} holds a {part} with {k} {have[k]}, but --preset {preset} has "
+                     f"{need[k]} ({len(diff)} setting(s) differ): pass the preset those weights were trained as")
+
+
 def diffusion_loss(pred: torch.Tensor, noise: torch.Tensor, t: torch.Tensor, acp: torch.Tensor,
                    min_snr: float) -> torch.Tensor:
     """Noise-prediction MSE per sample, min-SNR-gamma weighted (0: plain), averaged over the batch."""
@@ -66,15 +84,31 @@ def qk_scale(te: CLIPTextModel) -> torch.Tensor:
     return qk_scales(te).max()
 
 
-def load_vae(folder: str, preset: str, device) -> AutoencoderKL:
+DECODER_PREFIXES = ("decoder.", "post_quant_conv.")
+
+
+def load_vae(folder: str, preset: str, device, encoder_only: bool = False) -> AutoencoderKL:
+    """A trained VAE, frozen. encoder_only: the caller only encodes (the base trainer), so a folder written by
+    scripts/vae_encoder_only.py will do, and the decoder is left out either way (decoding then fails loudly)
+    where a randomly initialised one would decode garbage."""
     meta = json.load(open(os.path.join(folder, "vae.json")))
+    if meta.get("encoder_only") and not encoder_only:
+        raise ValueError(f"{folder} holds the VAE's encoder alone (scripts/vae_encoder_only.py); this needs the "
+                         "whole VAE: pass a folder with its decoder")
     cfg = PRESETS[preset](4096).vae
     for k, v in meta["config"].items():
         setattr(cfg, k, tuple(v) if isinstance(v, list) else v)
     cfg.scaling_factor = float(meta["scaling_factor"])
     vae = AutoencoderKL(cfg)
     parts = os.path.join(folder, "weights") if os.path.isdir(os.path.join(folder, "weights")) else folder
-    vae.load_state_dict({k: v.float() for k, v in load_split(parts, "vae").items()})
+    state = {k: v.float() for k, v in load_split(parts, "vae").items()}
+    if encoder_only:
+        state = {k: v for k, v in state.items() if not k.startswith(DECODER_PREFIXES)}
+        missing, unexpected = vae.load_state_dict(state, strict=False)
+        assert not unexpected and all(k.startswith(DECODER_PREFIXES) for k in missing), (missing[:3], unexpected[:3])
+        vae.decoder, vae.post_quant_conv = None, None
+    else:
+        vae.load_state_dict(state)
     return vae.to(device).eval().requires_grad_(False)
 
 
@@ -102,6 +136,8 @@ def main(argv=None):
     check_echo_args(ap, a)
     if a.freeze_text_encoder and not (a.init_from or os.path.isdir(os.path.join(a.out, "ckpt"))):
         ap.error("--freeze-text-encoder needs trained weights to keep (--init-from, or a checkpoint in --out)")
+    if a.init_from:
+        check_init_preset(ap, a.init_from, a.preset, a.tokenizer)
     setup_fast_math()
     if torch.cuda.is_available():
         set_attention_backend("sdpa")
@@ -111,7 +147,7 @@ def main(argv=None):
     cfg = PRESETS[a.preset](tok.vocab_size)
     cfg.unet.adapters = False
     gen = make_generator(a, d.device, "train")
-    vae = load_vae(a.vae, a.preset, d.device)
+    vae = load_vae(a.vae, a.preset, d.device, encoder_only=True)
     torch.manual_seed(a.seed)
     net = TextToImage(UNet(cfg.unet), CLIPTextModel(cfg.text_encoder)).to(d.device)
     ema = EMA(net, a.ema_decay)
